@@ -1,0 +1,1 @@
+"""Local, stateful emulators of the vendor APIs (Salesforce, HubSpot, Stripe, Mailchimp, Klaviyo)."""

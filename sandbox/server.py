@@ -141,15 +141,6 @@ def write_env_file(env: dict[str, str], path: Path) -> None:
     path.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    env = {}
-    for line in path.read_text().splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            env[key.strip()] = value.strip()
-    return env
-
-
 def main(argv: list[str] | None = None) -> None:
     """Foreground server for `segsync sandbox up` (which runs this detached)."""
     parser = argparse.ArgumentParser(description="Run the segsync sandbox emulators")

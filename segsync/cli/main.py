@@ -3,10 +3,18 @@ from __future__ import annotations
 
 import typer
 
+from segsync.envfile import load_sandbox_env
+
 from segsync.cli import sandbox_cmd, segments_cmd, sources_cmd, sync_cmd
 
 app = typer.Typer(help="segsync: unify account data, evaluate YAML segments, sync them to your tools.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
+
+
+@app.callback()
+def _load_environment() -> None:
+    """Read .segsync/sandbox.env (written by `segsync sandbox up`) for variables not already set."""
+    load_sandbox_env()
 
 
 

@@ -5,7 +5,7 @@ import typer
 
 from segsync.envfile import load_sandbox_env
 
-from segsync.cli import sandbox_cmd, segments_cmd, sources_cmd, sync_cmd
+from segsync.cli import run_cmd, sandbox_cmd, segments_cmd, sources_cmd, sync_cmd
 
 app = typer.Typer(help="segsync: unify account data, evaluate YAML segments, sync them to your tools.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -26,7 +26,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for module in (sandbox_cmd, segments_cmd, sources_cmd, sync_cmd):
+for module in (run_cmd, sandbox_cmd, segments_cmd, sources_cmd, sync_cmd):
     module.register(app)
 
 if __name__ == "__main__":

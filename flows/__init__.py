@@ -1,0 +1,1 @@
+"""Thin Prefect flows: they wire the plain functions in segsync.pipeline into observable runs."""

@@ -1,0 +1,105 @@
+"""`segsync run` (the whole job as a Prefect flow) and `segsync status` (runs, sync state, matches, failures)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from segsync.errors import InputError, SegsyncError
+
+
+def _quiet_prefect() -> None:
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+
+def run(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Plan and explain every destination; send nothing."),
+    as_of: str = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD) or ISO timestamp, UTC."),
+    as_json: bool = typer.Option(False, "--json", help="Print one machine-readable summary object on stdout."),
+    force: bool = typer.Option(False, "--force", help="Apply plans that a guardrail would stop."),
+    full: bool = typer.Option(False, "--full", help="Full re-extract of every source instead of incremental."),
+    skip_ingest: bool = typer.Option(False, "--skip-ingest", help="Reuse the raw tables already in the warehouse."),
+    config: str = typer.Option(None, "--config", help="Project file (default: segsync.yaml here or above)."),
+) -> None:
+    """Run the main job: ingest -> build -> evaluate segments -> sync, as one Prefect flow."""
+    _quiet_prefect()
+    err = Console(stderr=True)
+    if as_of:
+        from segsync.timeutil import parse_as_of
+
+        try:
+            parse_as_of(as_of)
+        except ValueError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2)
+    from flows.pipeline import segsync_pipeline
+
+    try:
+        summary = segsync_pipeline(config_path=config, as_of=as_of, dry_run=dry_run, force=force, full=full,
+                                   skip_ingest=skip_ingest)
+    except InputError as exc:
+        err.print("[red]Input problems (nothing was sent):[/red]")
+        for problem in exc.problems:
+            err.print(f"  {problem}")
+        raise typer.Exit(2)
+    except SegsyncError as exc:
+        err.print(f"[red]{type(exc).__name__}: {exc}[/red]")
+        raise typer.Exit(1)
+    if as_json:
+        sys.stdout.write(json.dumps(summary, default=str) + "\n")
+    else:
+        from segsync.summary import print_summary
+
+        print_summary(summary)
+    if summary.get("status") == "blocked":
+        raise typer.Exit(3)
+
+
+def status(
+    matches: bool = typer.Option(False, "--matches", help="Identity matching per source, with each record's reason."),
+    failures: bool = typer.Option(False, "--failures", help="Records not yet confirmed by a destination."),
+    limit: int = typer.Option(10, help="How many recent runs (or rows) to show."),
+) -> None:
+    """Show recent runs and the sync state per destination."""
+    from segsync import runs, store
+
+    console = Console()
+    con = store.connect()
+    try:
+        if matches:
+            from segsync.cli.sources_cmd import render_matches
+
+            console.print(render_matches(con))
+            return
+        if failures:
+            from segsync.cli.sync_cmd import failures_table
+
+            console.print(failures_table(con))
+            return
+        table = Table(title="Recent runs")
+        for col in ("run", "started (UTC)", "finished (UTC)", "status", "as of"):
+            table.add_column(col)
+        for row in runs.recent_runs(con, limit):
+            table.add_row(*(str(v) if v is not None else "" for v in row))
+        console.print(table)
+        if store.table_exists(con, "sync_state"):
+            state = Table(title="Sync state (confirmed records per destination)")
+            for col in ("destination", "status", "records"):
+                state.add_column(col)
+            for row in con.execute("SELECT destination, status, count(*) FROM sync_state GROUP BY ALL ORDER BY ALL").fetchall():
+                state.add_row(*(str(v) for v in row))
+            console.print(state)
+    finally:
+        con.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.command()(status)

@@ -1,0 +1,97 @@
+"""The pipeline's steps as plain functions (ingest, build, evaluate, sync); flows/ only wires them."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from segsync import store
+from segsync.config import ProjectConfig
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses and nested containers -> JSON-friendly dicts (for summaries and task results)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def connect(config: ProjectConfig):
+    return store.connect(config.warehouse and config.path(config.warehouse))
+
+
+def enabled_sources(config: ProjectConfig) -> list[str]:
+    return [name for name, settings in config.sources.items() if settings.get("enabled", True)]
+
+
+def enabled_destinations(config: ProjectConfig) -> list[str]:
+    return [name for name, settings in config.destinations.items() if settings.get("enabled", True)]
+
+
+def ingest_source(config: ProjectConfig, source: str, *, full: bool = False,
+                  env: Mapping[str, str] | None = None) -> dict:
+    """Pull one source into its raw tables; returns rows per raw table and the request count."""
+    import sources
+
+    con = connect(config)
+    try:
+        result = sources.ingest(con, config, env if env is not None else os.environ, source=source, full=full)
+    finally:
+        con.close()
+    return _plain(result)
+
+
+def build(config: ProjectConfig, *, as_of: datetime | None, run_id: str) -> dict:
+    """Rebuild accounts, contacts, usage series, match report and data issues from the raw tables."""
+    from segsync.build import build_accounts
+
+    con = connect(config)
+    try:
+        return _plain(build_accounts(con, config, as_of=as_of, run_id=run_id))
+    finally:
+        con.close()
+
+
+def load_segment_set(config: ProjectConfig, con=None):
+    from segsync.segments import load_segments
+
+    columns = store.table_columns(con, "accounts") if con is not None and store.table_exists(con, "accounts") else None
+    return load_segments(config.segments_path, columns=columns or None, config=config)
+
+
+def evaluate(config: ProjectConfig, *, as_of: datetime | None, run_id: str) -> dict[str, int]:
+    """Evaluate every segment in one pass; returns members per segment."""
+    from segsync.segments import evaluate as evaluate_segments
+
+    con = connect(config)
+    try:
+        segments = load_segment_set(config, con)
+        return dict(evaluate_segments(con, segments, as_of=as_of, run_id=run_id))
+    finally:
+        con.close()
+
+
+def sync_destination(config: ProjectConfig, destination: str, *, run_id: str, dry_run: bool = False,
+                     force: bool = False, env: Mapping[str, str] | None = None) -> dict:
+    """Plan one destination against its confirmed state, then apply (unless dry-run or blocked)."""
+    from segsync.sync import apply_sync, plan_sync
+
+    env = env if env is not None else os.environ
+    con = connect(config)
+    try:
+        segments = load_segment_set(config, con)
+        plans = plan_sync(con, config, segments, env=env, run_id=run_id, destinations=[destination])
+        reports = apply_sync(con, plans, env=env, force=force, dry_run=dry_run)
+        plan = plans[destination]
+        return {"plan": plan.to_dict() if hasattr(plan, "to_dict") else _plain(plan),
+                "report": _plain(reports[destination])}
+    finally:
+        con.close()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -94,22 +94,29 @@ def apply_changes(
     policy: RetryPolicy = RetryPolicy(),
     limiter: RateLimiter | None = None,
     record_retries: int = 2,
+    on_batch: Callable[[list[tuple[Result, Change]]], None] | None = None,
 ) -> ApplyStats:
     """Send every change in maximal batches; per-record 'retry' outcomes are re-sent up to record_retries times.
 
     Every change gets exactly one final Result. Whole-call retryable errors that outlive the policy become
     'retry' results for that batch (so the records stay unconfirmed and are planned again next run).
+    on_batch receives each call's final (result, change) pairs as soon as they are known, so a caller can
+    record confirmations batch by batch (a crash later loses nothing already confirmed).
     """
     stats = ApplyStats()
     pending = list(changes)
     for round_no in range(record_retries + 1):
         again: list[Change] = []
         for key, batch in plan_batches(destination, pending):
+            final: list[tuple[Result, Change]] = []
             for result, change in _send_resolving(destination, key, batch, policy, limiter, stats):
-                if result.outcome == "retry" and round_no < record_retries:
+                if result.outcome == "retry" and result.redirect_to is None and round_no < record_retries:
                     again.append(change)
                 else:
                     stats.results.append(result)
+                    final.append((result, change))
+            if on_batch is not None and final:
+                on_batch(final)
         if not again:
             break
         pending = again

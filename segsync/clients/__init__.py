@@ -1,0 +1,1 @@
+"""Official vendor clients, configured from the environment (credentials unwrapped only inside)."""

@@ -1,0 +1,275 @@
+"""HubSpot destination: one MANUAL company list per segment, plus optional owned company properties."""
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from destinations.audiences import (
+    DEFAULT_LIST_TEMPLATE,
+    check_mode,
+    check_template,
+    company_membership_sql,
+    credential_key,
+    register_targets,
+    segment_targets,
+)
+from destinations.hubspot_wire import (
+    COMPANY_OBJECT_TYPE_ID,
+    HUBSPOT_RULES,
+    LIST_MEMBERSHIP_MAX,
+    PROPERTY_BATCH_MAX,
+    PropertyValueError,
+    batch_update_results,
+    encode_property,
+    error_code,
+    error_message,
+    membership_results,
+)
+from destinations.vendor_errors import classify_error, json_body, retry_after_seconds
+from segsync.errors import FatalError, InputError, Problem, RemoteError, RetryableError
+from segsync.retry import RetryPolicy, call_with_retry, limiter_for
+from segsync.store import table_exists
+from segsync.sync.protocol import Change, Op, Result
+from segsync.sync.targets import Ownership, TargetBase
+
+COMPANIES = "companies"  # the target name of company property rows
+PROPERTY_KINDS = {"segments": "enumeration", "member": "bool", "entered_at": "date"}
+DEFAULT_RATE = (90, 10.0)  # below HubSpot's documented 100 requests per 10 seconds per private app
+REQUEST_TIMEOUT = 30
+
+
+class HubSpotDestination(TargetBase):
+    """Company lists (add/remove memberships) and company property batch updates through hubspot-api-client."""
+
+    type = "hubspot"
+
+    def __init__(self, name: str, client: Any, *, mode: str = "membership", list_template: str = DEFAULT_LIST_TEMPLATE,
+                 properties: Mapping[str, Mapping] | None = None, limiter=None,
+                 list_membership_max: int = LIST_MEMBERSHIP_MAX, policy: RetryPolicy = RetryPolicy()):
+        self.name = name
+        self.client = client
+        self.mode = mode
+        self.list_template = list_template
+        self.properties = {k: dict(v) for k, v in (properties or {}).items()}
+        self.limiter = limiter
+        self.list_membership_max = list_membership_max
+        self.policy = policy
+        self.list_ids: dict[str, str] = {}
+        self.definitions: dict[str, dict] = {}
+
+    # -- construction and planning --------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, name: str, settings: Mapping[str, Any], env: Mapping[str, str]) -> "HubSpotDestination":
+        from segsync.clients.hubspot import make_hubspot
+
+        mode = check_mode(name, settings)
+        template = check_template(name, settings.get("list_name", DEFAULT_LIST_TEMPLATE))
+        properties = parse_properties(name, settings.get("properties") or {})
+        calls, per = (settings.get("rate_limit") or {}).get("calls", DEFAULT_RATE[0]), \
+            (settings.get("rate_limit") or {}).get("per_seconds", DEFAULT_RATE[1])
+        token = env.get("HUBSPOT_ACCESS_TOKEN")
+        limiter = limiter_for(credential_key("hubspot", token), int(calls), float(per))
+        return cls(name, make_hubspot(env), mode=mode, list_template=template, properties=properties,
+                   limiter=limiter)
+
+    def list_names(self, segments: Any) -> dict[str, str]:
+        return segment_targets(segments, self.name, self.list_template, "list_name")
+
+    def ownership(self, segments: Any) -> Ownership:
+        targets = set(self.list_names(segments).values())
+        if self.properties:
+            targets.add(COMPANIES)
+        fields = frozenset(self.properties)
+        return Ownership(targets=frozenset(targets), fields=fields, clearable=fields)
+
+    def desired(self, con: duckdb.DuckDBPyConnection, segments: Any) -> duckdb.DuckDBPyRelation:
+        view = register_targets(con, self.name, self.list_names(segments))
+        sql = company_membership_sql(view, "hubspot_company_id")
+        if self.properties:
+            sql += " UNION ALL " + self._properties_sql(con)
+        return con.sql(sql)
+
+    def _properties_sql(self, con: duckdb.DuckDBPyConnection) -> str:
+        """Company rows whose payload holds every owned property (segments list, member flag, entered date)."""
+        props_view = "segsync_props_" + "".join(ch if ch.isalnum() else "_" for ch in self.name.lower())
+        con.register(props_view, pa.table({
+            "property": pa.array(list(self.properties), pa.string()),
+            "kind": pa.array([p["value"] for p in self.properties.values()], pa.string()),
+            "segment": pa.array([p.get("segment") for p in self.properties.values()], pa.string()),
+        }))
+        history = ("SELECT account_id, segment, max(entered_at) AS entered_at FROM segment_history "
+                   "WHERE exited_at IS NULL GROUP BY ALL") if table_exists(con, "segment_history") else \
+            "SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS segment, NULL::TIMESTAMP AS entered_at WHERE false"
+        return f"""
+            SELECT '{COMPANIES}' AS target, c.record_key, c.account_id,
+                   json_group_object(p.property, CASE p.kind
+                       WHEN 'segments' THEN to_json(c.segs)
+                       WHEN 'member' THEN to_json(list_contains(c.segs, p.segment))
+                       ELSE to_json(CAST(h.entered_at AS DATE)) END) AS payload,
+                   any_value(c.segs) AS segments
+            FROM (SELECT CAST(a.hubspot_company_id AS VARCHAR) AS record_key, min(m.account_id) AS account_id,
+                         list_sort(list(DISTINCT m.segment)) AS segs
+                  FROM sync_members m JOIN accounts a ON a.account_id = m.account_id
+                  WHERE a.hubspot_company_id IS NOT NULL AND CAST(a.hubspot_company_id AS VARCHAR) <> ''
+                  GROUP BY 1) c
+            CROSS JOIN {props_view} p
+            LEFT JOIN ({history}) h ON h.account_id = c.account_id AND h.segment = p.segment
+                                     AND list_contains(c.segs, p.segment)
+            GROUP BY c.record_key, c.account_id
+        """
+
+    def change_for(self, op: Op, target: str, key: str, new: Mapping | None, old: Mapping | None,
+                   account_id: str | None) -> Change:
+        """Property rows: a remove clears every owned property; an update sends only the changed ones."""
+        if target != COMPANIES:
+            return Change(target=target, key=key, op=op, new=new, old=old, account_id=account_id)
+        if op == "remove":
+            cleared = {name: (False if spec["value"] == "member" else None) for name, spec in self.properties.items()}
+            return Change(target=target, key=key, op="update", new=cleared, old=old, account_id=account_id)
+        if op == "update" and old:
+            changed = {k: v for k, v in (new or {}).items() if old.get(k) != v or k not in old}
+            return Change(target=target, key=key, op="update", new=changed or dict(new or {}), old=old,
+                          account_id=account_id)
+        return Change(target=target, key=key, op="update", new=new, old=old, account_id=account_id)
+
+    # -- sending ----------------------------------------------------------------------------------------
+    def prepare(self, targets: Sequence[str]) -> None:
+        for target in targets:
+            if target == COMPANIES:
+                self._load_definitions()
+            else:
+                self.list_id(target)
+
+    def batch_key(self, change: Change) -> Hashable:
+        if change.target == COMPANIES:
+            return (COMPANIES, "update")
+        return (change.target, change.op)
+
+    def max_batch(self, key: Hashable) -> int:
+        return PROPERTY_BATCH_MAX if key[0] == COMPANIES else self.list_membership_max
+
+    def send(self, key: Hashable, batch: Sequence[Change]) -> list[Result]:
+        target, op = key
+        if target == COMPANIES:
+            return self._send_properties(batch)
+        list_id = self.list_id(target)
+        ids = [c.key for c in batch]
+        api = self.client.crm.lists.memberships_api
+        call = api.remove if op == "remove" else api.add
+        body = self._call(lambda: call(list_id, ids, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        return membership_results(batch, body, op)
+
+    def _send_properties(self, batch: Sequence[Change]) -> list[Result]:
+        self._load_definitions()
+        inputs, rejected = [], []
+        for change in batch:
+            try:
+                values = {name: encode_property(name, value, self.definitions[name])
+                          for name, value in (change.new or {}).items() if name in self.properties}
+            except PropertyValueError as exc:
+                rejected.append(Result(change.target, change.key, "rejected", error=str(exc), code="INVALID_VALUE"))
+                continue
+            inputs.append({"id": change.key, "properties": values})
+        if not inputs:
+            return rejected
+        api = self.client.crm.companies.batch_api
+        body = self._call(lambda: api.update({"inputs": inputs}, _preload_content=False,
+                                             _request_timeout=REQUEST_TIMEOUT))
+        sent = [c for c in batch if c.key in {i["id"] for i in inputs}]
+        return rejected + batch_update_results(sent, body)
+
+    def list_id(self, name: str) -> str:
+        """The id of the MANUAL company list `name`: looked up by name, created only when absent."""
+        if name in self.list_ids:
+            return self.list_ids[name]
+        lists_api = self.client.crm.lists.lists_api
+        try:
+            found = self._call_with_retry(lambda: lists_api.get_by_name(
+                name, COMPANY_OBJECT_TYPE_ID, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        except RemoteError as exc:
+            if exc.status != 404:
+                raise
+            found = self._call_with_retry(lambda: lists_api.create(
+                {"name": name, "objectTypeId": COMPANY_OBJECT_TYPE_ID, "processingType": "MANUAL"},
+                _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        listing = found.get("list") or found
+        if listing.get("processingType") not in (None, "MANUAL"):
+            raise FatalError(f"HubSpot list {name!r} exists but is {listing.get('processingType')}; segsync only "
+                             "writes MANUAL lists it creates (rename the list or change list_name)")
+        self.list_ids[name] = str(listing["listId"])
+        return self.list_ids[name]
+
+    def _load_definitions(self) -> None:
+        """Read each owned property's definition once (type, fieldType, enumeration options)."""
+        core = self.client.crm.properties.core_api
+        for name, spec in self.properties.items():
+            if name in self.definitions:
+                continue
+            try:
+                found = self._call_with_retry(lambda n=name: core.get_by_name(
+                    COMPANIES, n, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+            except RemoteError as exc:
+                if exc.status == 404:
+                    raise FatalError(f"HubSpot company property {name!r} does not exist; create it as a "
+                                     f"{PROPERTY_KINDS[spec['value']]} property before syncing") from exc
+                raise
+            expected = PROPERTY_KINDS[spec["value"]]
+            if found.get("type") != expected:
+                raise FatalError(f"HubSpot company property {name!r} is of type {found.get('type')!r}; "
+                                 f"{spec['value']!r} values need a {expected} property")
+            self.definitions[name] = found
+
+    def _call_with_retry(self, fn):
+        return call_with_retry(lambda: self._call(fn), policy=self.policy, limiter=self.limiter,
+                               reauth=self.reauthenticate)
+
+    def _call(self, fn) -> dict:
+        """Run one client call; return its JSON body, or raise the classified error of the one hierarchy."""
+        from urllib3.exceptions import HTTPError as TransportError
+
+        try:
+            response = fn()
+        except TransportError as exc:
+            raise RetryableError(f"HubSpot: transport error: {type(exc).__name__}") from exc
+        except Exception as exc:  # the client raises one ApiException class per API module
+            status = getattr(exc, "status", None)
+            if status is None:
+                raise
+            if status == 0:
+                raise RetryableError(f"HubSpot: connection failed: {getattr(exc, 'reason', '')}") from exc
+            body = json_body(getattr(exc, "body", None))
+            raise _hubspot_error(status, body, getattr(exc, "headers", None), exc) from exc
+        raw = response.data if hasattr(response, "data") else response
+        return json_body(raw)
+
+
+def _hubspot_error(status: int, body: dict, headers, exc: Exception) -> RemoteError:
+    return classify_error("HubSpot", status, error_code(body), error_message(body, str(getattr(exc, "reason", ""))),
+                          rules=HUBSPOT_RULES, retry_after=retry_after_seconds(headers))
+
+
+def parse_properties(name: str, raw: Mapping[str, Any]) -> dict[str, dict]:
+    """Validate `properties:` — property name -> {value: segments|member|entered_at, segment: ...}."""
+    problems, parsed = [], {}
+    if not isinstance(raw, Mapping):
+        raise InputError([Problem("segsync.yaml", "properties must be a mapping of property name to spec",
+                                  path=f"destinations.{name}.properties", value=raw)])
+    for prop, spec in raw.items():
+        path = f"destinations.{name}.properties.{prop}"
+        spec = {"value": spec} if isinstance(spec, str) else spec
+        if not isinstance(spec, Mapping) or spec.get("value") not in PROPERTY_KINDS:
+            problems.append(Problem("segsync.yaml", "unknown property value kind", path=path, value=spec,
+                                    expected="value: " + " | ".join(PROPERTY_KINDS)))
+            continue
+        if spec["value"] != "segments" and not spec.get("segment"):
+            problems.append(Problem("segsync.yaml", f"a {spec['value']} property names its segment",
+                                    path=f"{path}.segment", expected="segment: <segment name>"))
+            continue
+        parsed[str(prop)] = {"value": spec["value"], "segment": spec.get("segment")}
+    if problems:
+        raise InputError(problems)
+    return parsed
+

@@ -65,14 +65,16 @@ def make_id(key_prefix: str, n: int) -> str:
 
 def duckdb_macros() -> str:
     """SQL defining `sfid_make(prefix, n)` in DuckDB: the vectorised twin of make_id (for bulk seeding)."""
-    powers = ", ".join(str(62 ** k) for k in reversed(range(BODY_DIGITS)))
+    scrambled = f"((n::BIGINT * {SCRAMBLE}) % {BODY_SPACE})"
+    digits = " || ".join(f"substr('{BASE62}', (({scrambled} // {62 ** k}) % 62)::INTEGER + 1, 1)"
+                         for k in reversed(range(BODY_DIGITS)))
+    chunks = []
+    for chunk in range(3):
+        bits = " + ".join(f"CASE WHEN substr(s, {chunk * 5 + j + 1}, 1) BETWEEN 'A' AND 'Z' THEN {1 << j} ELSE 0 END"
+                          for j in range(5))
+        chunks.append(f"substr('{CHECKSUM_ALPHABET}', ({bits}) + 1, 1)")
     return f"""
-CREATE OR REPLACE MACRO sfid_body(prefix, n) AS
-  prefix || '{POD}' || array_to_string(list_transform([{powers}]::BIGINT[],
-    lambda p: substr('{BASE62}', ((((n::BIGINT * {SCRAMBLE}) % {BODY_SPACE}) // p) % 62)::INTEGER + 1, 1)), '');
-CREATE OR REPLACE MACRO sfid_suffix(s) AS
-  array_to_string(list_transform(range(3), lambda c: substr('{CHECKSUM_ALPHABET}',
-    list_sum(list_transform(range(5), lambda j:
-      CASE WHEN substr(s, (c * 5 + j + 1)::INTEGER, 1) BETWEEN 'A' AND 'Z' THEN (1 << j) ELSE 0 END))::INTEGER + 1, 1)), '');
+CREATE OR REPLACE MACRO sfid_body(prefix, n) AS prefix || '{POD}' || {digits};
+CREATE OR REPLACE MACRO sfid_suffix(s) AS {" || ".join(chunks)};
 CREATE OR REPLACE MACRO sfid_make(prefix, n) AS sfid_body(prefix, n) || sfid_suffix(sfid_body(prefix, n));
 """

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import duckdb
 
+from segsync.errors import Problem
 from segsync.retry import RateLimiter
 from segsync.sync.protocol import Change, Destination, Op
 
@@ -53,7 +54,11 @@ class SyncTarget(Destination, Protocol):
 
     @classmethod
     def from_settings(cls, name: str, settings: Mapping[str, Any], env: Mapping[str, str]) -> "SyncTarget":
-        """Build from the destination's segsync.yaml section and the environment (credentials stay inside)."""
+        """Build from the destination's segsync.yaml section and the environment (credentials stay inside).
+
+        Must not contact the vendor or require credentials yet (`segsync validate` builds destinations
+        without a sandbox): open sessions lazily on first use.
+        """
 
     def ownership(self, segments: Any) -> Ownership:
         """The fields / lists / tags this destination writes for this SegmentSet."""
@@ -80,6 +85,12 @@ class SyncTarget(Destination, Protocol):
     def prepare(self, targets: Sequence[str]) -> None:
         """Create what must exist before sending (e.g. missing lists, found by name afterwards); idempotent."""
 
+    def claims(self, segments: Any) -> dict[str, list[str]]:
+        """Owned name (field / list / tag) -> the segments writing it; two segments on one name is an error."""
+
+    def check(self, segments: Any) -> list[Problem]:
+        """Problems with this destination's settings for these segments (names too long, values that cannot fit)."""
+
     def close(self) -> None:
         """Release sessions."""
 
@@ -103,6 +114,12 @@ class TargetBase:
 
     def prepare(self, targets: Sequence[str]) -> None:
         return None
+
+    def claims(self, segments: Any) -> dict[str, list[str]]:
+        return {}
+
+    def check(self, segments: Any) -> list[Problem]:
+        return []
 
     def reauthenticate(self) -> None:
         return None

@@ -104,3 +104,23 @@ def create_empty_inputs(con: duckdb.DuckDBPyConnection, accounts: dict[str, str]
             kind="TABLE",
         )
         con.execute(create.sql("duckdb"))
+
+
+def declared_account_columns(segments_dir=None) -> dict[str, str]:
+    """The declared `accounts` columns plus the derived measures named in <segments_dir>/measures.yaml."""
+    from pathlib import Path
+
+    import yaml
+
+    columns = dict(DECLARED_ACCOUNTS)
+    path = Path(segments_dir) / "measures.yaml" if segments_dir else None
+    if path is None or not path.exists():
+        return columns
+    try:
+        entries = (yaml.safe_load(path.read_text()) or {}).get("measures") or []
+    except (yaml.YAMLError, AttributeError):
+        return columns  # the measures file's own checks (segsync.measures) report its problems
+    for entry in entries:
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("type"), str):
+            columns[entry["name"]] = entry["type"].upper()
+    return columns

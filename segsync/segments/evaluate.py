@@ -35,10 +35,11 @@ def _membership_rows(segment_set: SegmentSet, run_id: str, evaluated_at: datetim
 
 
 def evaluate_into(con: duckdb.DuckDBPyConnection, segments: SegmentSet, table: str, *,
-                  as_of: datetime | date | None = None, run_id: str = "preview") -> dict[str, int]:
+                  as_of: datetime | date | None = None, run_id: str = "preview",
+                  temporary: bool = False) -> dict[str, int]:
     """Evaluate into `table` (shaped like segment_membership, replaced) without touching history."""
     moment = utc_as_of(as_of)
-    create_membership_table(con, table)
+    create_membership_table(con, table, temporary=temporary)
     if not len(segments):
         return {}
     query = Compiler(segments, moment).membership_query()

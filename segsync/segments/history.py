@@ -16,9 +16,10 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         exited_at TIMESTAMPTZ, entered_run_id VARCHAR NOT NULL, exited_run_id VARCHAR)""")
 
 
-def create_membership_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+def create_membership_table(con: duckdb.DuckDBPyConnection, table: str, *, temporary: bool = False) -> None:
     """An empty table shaped like segment_membership (replaced if present)."""
-    con.execute(f'CREATE OR REPLACE TABLE "{_identifier(table)}" ({MEMBERSHIP_COLUMNS})')
+    kind = "TEMP TABLE" if temporary else "TABLE"
+    con.execute(f'CREATE OR REPLACE {kind} "{_identifier(table)}" ({MEMBERSHIP_COLUMNS})')
 
 
 def record_changes(con: duckdb.DuckDBPyConnection, new_table: str, *, run_id: str, at: datetime) -> dict[str, int]:

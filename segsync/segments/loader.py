@@ -5,7 +5,7 @@ from pathlib import Path
 
 from segsync.errors import InputError, Problem
 from segsync.segments.checks import ConditionChecker, suggestion
-from segsync.segments.columns import DECLARED_ACCOUNTS, DECLARED_DAILY_USAGE
+from segsync.segments.columns import DECLARED_ACCOUNTS, DECLARED_DAILY_USAGE, declared_account_columns
 from segsync.segments.model import (
     MAX_NAME_LENGTH, NAME_PATTERN, Priority, SegmentDef, SegmentSet, Split, SplitBucket, references,
 )
@@ -31,6 +31,7 @@ def load_segments(directory: Path, *, columns: dict[str, str] | None = None,
     if not directory.is_dir():
         raise InputError([Problem(str(directory), "segment folder not found", expected="a folder of segment YAML files")])
     texts = {str(path): path.read_text() for path in segment_files(directory)}
+    columns = columns or declared_account_columns(directory)
     segment_set = load_segment_texts(texts, columns=columns, usage_columns=usage_columns, problems=problems)
     if config is not None and not problems:
         problems.extend(destination_problems(config, segment_set))

@@ -1,0 +1,1 @@
+"""Contract tests of the vendor emulators through the official clients."""

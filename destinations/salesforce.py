@@ -1,0 +1,267 @@
+"""Salesforce destination: segment checkboxes, a multi-select, optional picklist and "entered at" dates on Accounts."""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import duckdb
+import requests
+
+from destinations.salesforce_fields import (
+    FieldLayout,
+    desired_relation,
+    field_claims,
+    field_layout,
+    field_specs,
+    layout_problems,
+)
+from destinations.salesforce_wire import (
+    BULK_MAX_RECORDS,
+    COLLECTION_MAX,
+    as_result,
+    bulk_results,
+    bulk_rows,
+    collection_results,
+    request_error,
+    rest_record,
+)
+from segsync.errors import FatalError, Problem, QuotaExhausted, RetryableError
+from segsync.redact import redact
+from segsync.retry import limiter_for
+from segsync.sync.protocol import Change, Op, Result
+from segsync.sync.targets import Ownership, TargetBase
+
+DEFAULT_BULK_THRESHOLD = 2000  # Salesforce: more than 2,000 records is a Bulk API 2.0 job
+DEFAULT_API_SHARE = 0.5  # share of the org's daily API allowance segsync may use
+DEFAULT_RATE = (25, 1.0)  # calls per second per credential (Salesforce limits concurrency, not rate)
+_LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+_SF_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+
+
+class SalesforceDestination(TargetBase):
+    """Account field writes through simple-salesforce: sObject Collections below the threshold, Bulk API 2.0 above."""
+
+    type = "salesforce"
+
+    def __init__(self, name: str, settings: Mapping[str, Any], env: Mapping[str, str]):
+        self.name = name
+        self.settings = dict(settings)
+        self.env = dict(env)
+        self.mode = settings.get("mode", "update_only")
+        if self.mode != "update_only":
+            raise FatalError(f"destinations.{name}.mode: {self.mode!r} is not supported for Salesforce Accounts; "
+                             "expected update_only (segsync never creates Accounts)")
+        self.object = settings.get("object", "Account")
+        self.bulk_threshold = int(settings.get("bulk_threshold", DEFAULT_BULK_THRESHOLD))
+        self.api_share = float(settings.get("max_api_share", DEFAULT_API_SHARE))
+        self.bulk_poll_seconds = float(settings.get("bulk_poll_seconds", 1.0))
+        rate = settings.get("rate_limit") or {}
+        token = env.get("SALESFORCE_ACCESS_TOKEN") or ""
+        credential = hashlib.sha256(f"{env.get('SALESFORCE_INSTANCE_URL')}|{token}".encode()).hexdigest()[:16]
+        self.limiter = limiter_for(f"salesforce:{credential}", int(rate.get("calls", DEFAULT_RATE[0])),
+                                   float(rate.get("per_seconds", DEFAULT_RATE[1])))
+        self.channel = "sobject-collections"
+        self.api_usage: tuple[int, int] | None = None  # (used, allowed) from the last Sforce-Limit-Info
+        self.last_headers: Mapping[str, str] = {}
+        self.describe: dict[str, dict] | None = None
+        self._sf = None
+
+    @classmethod
+    def from_settings(cls, name: str, settings: Mapping[str, Any], env: Mapping[str, str]) -> "SalesforceDestination":
+        return cls(name, settings, env)
+
+    # -- session ----------------------------------------------------------------------------------------------
+    @property
+    def sf(self):
+        if self._sf is None:
+            self._sf = self._connect()
+        return self._sf
+
+    def _connect(self):
+        from segsync.clients.salesforce import make_salesforce
+
+        client = make_salesforce(self.env)
+        client.session.hooks["response"].append(self._observe)
+        return client
+
+    def _observe(self, response: requests.Response, *_args, **_kwargs) -> None:
+        """Every response: remember headers (Retry-After) and the org's API usage (Sforce-Limit-Info)."""
+        self.last_headers = response.headers
+        match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
+        if match:
+            self.api_usage = (int(match.group(1)), int(match.group(2)))
+
+    def reauthenticate(self) -> None:
+        """A fresh session from the environment's credentials (called at most once per failing call)."""
+        self.close()
+        self._sf = self._connect()
+
+    def close(self) -> None:
+        if self._sf is not None:
+            self._sf.session.close()
+            self._sf = None
+
+    # -- planning ---------------------------------------------------------------------------------------------
+    def layout(self, segments: Any) -> FieldLayout:
+        return field_layout(self.settings, segments, self.name)
+
+    def ownership(self, segments: Any) -> Ownership:
+        layout = self.layout(segments)
+        return Ownership(targets=frozenset({layout.object}), fields=layout.owned, clearable=layout.owned)
+
+    def claims(self, segments: Any) -> dict[str, list[str]]:
+        return field_claims(self.layout(segments), self.name)
+
+    def check(self, segments: Any) -> list[Problem]:
+        return layout_problems(self.layout(segments), segments, self.name)
+
+    def field_specs(self, segments: Any) -> list[dict]:
+        return field_specs(self.layout(segments))
+
+    def desired(self, con: duckdb.DuckDBPyConnection, segments: Any) -> duckdb.DuckDBPyRelation:
+        return desired_relation(con, self.layout(segments))
+
+    def change_for(self, op: Op, target: str, key: str, new: Mapping | None, old: Mapping | None,
+                   account_id: str | None) -> Change:
+        """Every op is an Account update: fields segsync wrote before but no longer sets are cleared
+        (checkboxes to false, others to null); fields it never wrote are never sent."""
+        payload = dict(new or {})
+        for name, value in (old or {}).items():
+            if name not in payload:
+                payload[name] = False if isinstance(value, bool) else None
+        return Change(target=target, key=key, op=op, new=payload, old=old, account_id=account_id)
+
+    def begin(self, change_count: int) -> str:
+        self.channel = "bulk-2.0" if change_count >= self.bulk_threshold else "sobject-collections"
+        return self.channel
+
+    def batch_key(self, change: Change) -> Hashable:
+        return (self.channel, change.target)
+
+    def max_batch(self, key: Hashable) -> int:
+        return BULK_MAX_RECORDS if key[0] == "bulk-2.0" else COLLECTION_MAX
+
+    def calls_per_batch(self, key: Hashable) -> int:
+        return 3 if key[0] == "bulk-2.0" else 1  # bulk: create job, upload CSV, close job
+
+    # -- sending ----------------------------------------------------------------------------------------------
+    def prepare(self, targets: Sequence[str]) -> None:
+        """Read the object's describe once: which owned fields exist, their lengths and picklist values."""
+        described = self._call(lambda: getattr(self.sf, self.object).describe())
+        self.describe = {f["name"]: f for f in described["fields"]}
+
+    def send(self, key: Hashable, batch: Sequence[Change]) -> list[Result]:
+        ordered = sorted(batch, key=lambda c: c.key)  # stable order: rows of one parent stay together
+        local = [self._precheck(c) for c in ordered]
+        sendable = [c for c, problem in zip(ordered, local) if problem is None]
+        results = [problem for problem in local if problem is not None]
+        if not sendable:
+            return results
+        self._check_quota(self.calls_per_batch(key))
+        paired = self._send_bulk(sendable) if key[0] == "bulk-2.0" else self._send_collection(sendable)
+        deleted = [c for c, outcome, _code, _msg in paired if outcome == "deleted"]
+        survivors = self._survivors([c.key for c in deleted]) if deleted else {}
+        for change, outcome, code, message in paired:
+            if outcome == "deleted":
+                survivor = survivors.get(change.key)
+                if survivor:
+                    results.append(as_result(change, "retry", code, f"merged into {survivor}", redirect_to=survivor))
+                else:
+                    results.append(as_result(change, "rejected", code, message or "record deleted, no survivor"))
+            else:
+                results.append(as_result(change, outcome, code, message))
+        return results
+
+    def _precheck(self, change: Change) -> Result | None:
+        """Refuse values describe says cannot be stored (never truncate): unknown fields, long or unknown values."""
+        if self.describe is None:
+            return None
+        for name, value in (change.new or {}).items():
+            spec = self.describe.get(name)
+            if spec is None or not spec.get("updateable", False):
+                raise FatalError(f"salesforce: field {self.object}.{name} does not exist or is not updateable in "
+                                 f"this org; create it (see `segsync sandbox seed` / salesforce_field_specs)")
+            if not isinstance(value, str):
+                continue
+            length = spec.get("length") or 0
+            if length and len(value) > length:
+                return as_result(change, "rejected", "STRING_TOO_LONG",
+                                 f"{name}: {len(value)} characters, max length {length}; not truncated")
+            if spec["type"] in ("picklist", "multipicklist") and spec.get("restrictedPicklist"):
+                allowed = {p["value"] for p in spec.get("picklistValues", []) if p.get("active", True)}
+                parts = value.split(";") if spec["type"] == "multipicklist" else [value]
+                unknown = [p for p in parts if p not in allowed]
+                if unknown:
+                    return as_result(change, "rejected", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                                     f"{name}: {', '.join(unknown)} not among the field's picklist values")
+        return None
+
+    def _check_quota(self, calls: int) -> None:
+        if self.api_usage is None:
+            return
+        used, allowed = self.api_usage
+        cap = int(allowed * self.api_share)
+        if used + calls > cap:
+            raise QuotaExhausted(f"salesforce: the org has used {used} of its {allowed} daily API requests; "
+                                 f"segsync may use up to {self.api_share:.0%} ({cap}) "
+                                 f"(destinations.{self.name}.max_api_share)", code="API_SHARE_CAP")
+
+    def _call(self, fn):
+        """Run one client call, translating client/transport errors into the one error hierarchy."""
+        from simple_salesforce.exceptions import SalesforceError
+
+        try:
+            return fn()
+        except SalesforceError as exc:
+            retry_after = _retry_after(self.last_headers)
+            raise request_error(exc.status, exc.content, retry_after=retry_after) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise RetryableError(redact(f"salesforce: {type(exc).__name__}: {exc}")) from None
+
+    def _send_collection(self, batch: Sequence[Change]):
+        body = {"allOrNone": False, "records": [rest_record(self.object, c) for c in batch]}
+        response = self._call(lambda: self.sf.restful("composite/sobjects", method="PATCH", json=body))
+        return collection_results(batch, response)
+
+    def _send_bulk(self, batch: Sequence[Change]):
+        from simple_salesforce.exceptions import SalesforceOperationError
+
+        header, rows = bulk_rows(batch)
+        bulk = getattr(self.sf.bulk2, self.object)
+        try:
+            jobs = self._call(lambda: bulk.update(records=rows, wait=self.bulk_poll_seconds))
+        except SalesforceOperationError as exc:
+            raise RetryableError(redact(f"salesforce: bulk job failed: {exc}")) from None
+        successful, failed, unprocessed = [], [], []
+        for job in jobs:
+            records = self._call(lambda: bulk.get_all_ingest_records(job["job_id"]))
+            successful += records["successfulRecords"]
+            failed += records["failedRecords"]
+            unprocessed += records["unprocessedRecords"]
+        return bulk_results(batch, successful, failed, unprocessed)
+
+    def _survivors(self, ids: list[str]) -> dict[str, str]:
+        """Merged Accounts: loser id -> MasterRecordId (queryAll sees deleted rows)."""
+        quoted = ", ".join(f"'{i}'" for i in ids if _SF_ID.match(i))
+        soql = f"SELECT Id, MasterRecordId FROM {self.object} WHERE Id IN ({quoted})"
+        found = self._call(lambda: self.sf.query_all(soql, include_deleted=True))
+        return {r["Id"]: r["MasterRecordId"] for r in found.get("records", []) if r.get("MasterRecordId")}
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After") if headers else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def salesforce_field_specs(config, segment_set) -> list[dict]:
+    """Custom fields an admin creates for every enabled Salesforce destination (the sandbox seeds these)."""
+    specs = []
+    for name, settings in config.destinations.items():
+        if settings.get("type", name) == "salesforce" and settings.get("enabled", True):
+            specs += field_specs(field_layout(settings, segment_set, name))
+    return specs

@@ -5,7 +5,8 @@ import duckdb
 
 from segsync.store import table_columns, table_exists
 
-# Kept in sync with docs/architecture.md ("Warehouse tables" -> accounts, account_daily_usage).
+# Kept in sync with docs/architecture.md ("Warehouse tables" -> accounts, account_daily_usage) and the types
+# segsync/build gives them; the live table wins whenever it exists. Derived measures come from measures.yaml.
 DECLARED_ACCOUNTS: dict[str, str] = {
     "account_id": "VARCHAR",
     "account_name": "VARCHAR",
@@ -23,7 +24,7 @@ DECLARED_ACCOUNTS: dict[str, str] = {
     "is_delinquent": "BOOLEAN",
     "cancels_at": "TIMESTAMP WITH TIME ZONE",
     "billing_interval": "VARCHAR",
-    "seats": "INTEGER",
+    "seats": "BIGINT",
     "mrr_minor": "BIGINT",
     "mrr": "DOUBLE",
     "currency": "VARCHAR",
@@ -33,15 +34,25 @@ DECLARED_ACCOUNTS: dict[str, str] = {
     "usage_prev_30d": "BIGINT",
     "usage_change_pct": "DOUBLE",
     "last_activity_at": "TIMESTAMP WITH TIME ZONE",
-    "days_since_last_activity": "INTEGER",
-    "key_features_used_30d": "INTEGER",
-    "beta_features_used_30d": "INTEGER",
-    "open_tickets": "INTEGER",
+    "days_since_last_activity": "BIGINT",
+    "key_features_used_30d": "BIGINT",
+    "beta_features_used_30d": "BIGINT",
+    "open_tickets": "BIGINT",
     "avg_csat": "DOUBLE",
     "adoption_score": "DOUBLE",
     "health_score": "DOUBLE",
     "churn_flag": "BOOLEAN",
-    "contact_count": "INTEGER",
+    "contact_count": "BIGINT",
+    # also built by segsync/build (beyond the architecture contract)
+    "billing_interval_count": "BIGINT",
+    "active_subscriptions": "BIGINT",
+    "features_used_30d": "BIGINT",
+    "tickets_90d": "BIGINT",
+    "churn_events": "BIGINT",
+    "last_churn_date": "DATE",
+    "salesforce_owner_id": "VARCHAR",
+    "employees": "BIGINT",
+    "as_of_date": "DATE",
 }
 
 DECLARED_DAILY_USAGE: dict[str, str] = {

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+from urllib.parse import unquote
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -107,6 +108,8 @@ def page_offset(request: Request) -> int:
     raw = request.query_params.get("page[cursor]")
     if not raw:
         return 0
+    # klaviyo-api passes `links.next` through: over http it stays a whole URL, over https it keeps a leading "="
+    raw = unquote(raw.split("page[cursor]=")[-1].split("page%5Bcursor%5D=")[-1].split("&")[0]).lstrip("=")
     try:
         return int(base64.urlsafe_b64decode(raw.encode() + b"==").decode().removeprefix("offset:"))
     except ValueError:

@@ -31,7 +31,6 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
         return error_document(exc)
 
     router = APIRouter(prefix="/api", dependencies=[Depends(emulator.guard)])
-    state = emulator.state
 
     @router.get("/lists")
     async def get_lists(request: Request):
@@ -39,7 +38,7 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
         size, offset = page_size(request, 10, 10), page_offset(request)
         fields = sparse_fields(request, "list")
         with emulator.lock:
-            items = [item for item in state.lists.values()
+            items = [item for item in emulator.state.lists.values()
                      if matches(conditions, {"name": item.name, "id": item.id, "created": item.created,
                                              "updated": item.updated})]
             items = sort_items(request, items, LIST_SORTS, lambda item, key: getattr(item, key))
@@ -52,7 +51,7 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
     async def create_list(request: Request):
         body = await json_body(request)
         with emulator.lock:
-            created = state.create_list(body)
+            created = emulator.state.create_list(body)
             request.state.records = 1
             return document({"data": list_resource(base_url(request), created),
                              "links": {"self": f"{base_url(request)}/api/lists/{created.id}/"}}, 201)
@@ -61,7 +60,7 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
     async def get_list(list_id: str, request: Request):
         extra = request.query_params.get("additional-fields[list]", "")
         with emulator.lock:
-            found = state.klaviyo_list(list_id)
+            found = emulator.state.klaviyo_list(list_id)
             resource = list_resource(base_url(request), found, sparse_fields(request, "list"),
                                      profile_count="profile_count" in extra.split(","))
         return document({"data": resource, "links": {"self": str(request.url)}})
@@ -71,9 +70,9 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
         conditions = filters(request, MEMBER_FILTERS)
         size, offset = page_size(request, 20, 100), page_offset(request)
         with emulator.lock:
-            found = state.klaviyo_list(list_id)
+            found = emulator.state.klaviyo_list(list_id)
             members = [pid for pid, joined in found.members.items()
-                       if matches(conditions, {**state.profiles.get(pid, {}), "joined_group_at": joined})]
+                       if matches(conditions, {**emulator.state.profiles.get(pid, {}), "joined_group_at": joined})]
             if request.query_params.get("sort") == "-joined_group_at":
                 members.reverse()
             page, links = paged(request, members, size, offset)
@@ -84,14 +83,14 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
     async def add_profiles_to_list(list_id: str, request: Request):
         body = await json_body(request)
         with emulator.lock:
-            request.state.records = state.change_members(list_id, body, add=True)
+            request.state.records = emulator.state.change_members(list_id, body, add=True)
         return Response(status_code=204)
 
     @router.delete("/lists/{list_id}/relationships/profiles")
     async def remove_profiles_from_list(list_id: str, request: Request):
         body = await json_body(request)
         with emulator.lock:
-            request.state.records = state.change_members(list_id, body, add=False)
+            request.state.records = emulator.state.change_members(list_id, body, add=False)
         return Response(status_code=204)
 
     @router.get("/profiles")
@@ -100,12 +99,12 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
         size, offset = page_size(request, 20, 100), page_offset(request)
         fields = sparse_fields(request, "profile")
         with emulator.lock:
-            ids = [pid for pid in candidate_profiles(state, conditions)
-                   if matches(conditions, {**state.profiles[pid], "id": pid})]
+            ids = [pid for pid in candidate_profiles(emulator.state, conditions)
+                   if matches(conditions, {**emulator.state.profiles[pid], "id": pid})]
             ids = sort_items(request, ids, PROFILE_SORTS,
-                             lambda pid, key: pid if key == "id" else (state.profiles[pid].get(key) or ""))
+                             lambda pid, key: pid if key == "id" else (emulator.state.profiles[pid].get(key) or ""))
             page, links = paged(request, ids, size, offset)
-            data = [profile_resource(base_url(request), pid, state.profiles[pid], fields) for pid in page]
+            data = [profile_resource(base_url(request), pid, emulator.state.profiles[pid], fields) for pid in page]
         request.state.records = len(data)
         return document({"data": data, "links": links})
 
@@ -113,15 +112,15 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
     async def create_profile(request: Request):
         body = await json_body(request)
         with emulator.lock:
-            profile_id = state.create_profile(body)
+            profile_id = emulator.state.create_profile(body)
             request.state.records = 1
-            resource = profile_resource(base_url(request), profile_id, state.profiles[profile_id])
+            resource = profile_resource(base_url(request), profile_id, emulator.state.profiles[profile_id])
         return document({"data": resource, "links": {"self": resource["links"]["self"]}}, 201)
 
     @router.get("/profiles/{profile_id}")
     async def get_profile(profile_id: str, request: Request):
         with emulator.lock:
-            resource = profile_resource(base_url(request), profile_id, state.profile(profile_id),
+            resource = profile_resource(base_url(request), profile_id, emulator.state.profile(profile_id),
                                         sparse_fields(request, "profile"))
         return document({"data": resource, "links": {"self": str(request.url)}})
 
@@ -129,25 +128,25 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
     async def bulk_import_profiles(request: Request):
         body = await json_body(request)
         with emulator.lock:
-            job = state.create_import_job(body)
+            job = emulator.state.create_import_job(body)
             if int(emulator.settings.get("bulk_import_polls", 1)) <= 0:
-                state.run_job(job)
+                emulator.state.run_job(job)
             request.state.records = len(job.profiles)
-            resource = job_resource(base_url(request), job, state.job_expires_at(job))
+            resource = job_resource(base_url(request), job, emulator.state.job_expires_at(job))
         return document({"data": resource, "links": {"self": resource["links"]["self"]}}, 202)
 
     @router.get("/profile-bulk-import-jobs/{job_id}")
     async def get_bulk_import_profiles_job(job_id: str, request: Request):
         with emulator.lock:
-            job = state.poll_job(job_id, int(emulator.settings.get("bulk_import_polls", 1)))
-            resource = job_resource(base_url(request), job, state.job_expires_at(job))
+            job = emulator.state.poll_job(job_id, int(emulator.settings.get("bulk_import_polls", 1)))
+            resource = job_resource(base_url(request), job, emulator.state.job_expires_at(job))
         return document({"data": resource, "links": {"self": str(request.url)}})
 
     @router.get("/profile-bulk-import-jobs/{job_id}/import-errors")
     async def get_errors_for_bulk_import_profiles_job(job_id: str, request: Request):
         size, offset = page_size(request, 20, 100), page_offset(request)
         with emulator.lock:
-            job = state.jobs.get(job_id)
+            job = emulator.state.jobs.get(job_id)
             if job is None:
                 raise not_found("profile-bulk-import-job", job_id)
             page, links = paged(request, job.errors, size, offset)
@@ -159,7 +158,7 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
     async def get_profile_ids_for_bulk_import_profiles_job(job_id: str, request: Request):
         size, offset = page_size(request, 20, 100), page_offset(request)
         with emulator.lock:
-            job = state.jobs.get(job_id)
+            job = emulator.state.jobs.get(job_id)
             if job is None:
                 raise not_found("profile-bulk-import-job", job_id)
             page, links = paged(request, job.profile_ids, size, offset)

@@ -259,9 +259,12 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def salesforce_field_specs(config, segment_set) -> list[dict]:
-    """Custom fields an admin creates for every enabled Salesforce destination (the sandbox seeds these)."""
-    specs = []
+    """Bodies for the sandbox's `POST /__sandbox/fields` ({"object", "fields"}), one per object, covering every
+    enabled Salesforce destination: the custom fields an admin would create in Setup."""
+    by_object: dict[str, list[dict]] = {}
     for name, settings in config.destinations.items():
         if settings.get("type", name) == "salesforce" and settings.get("enabled", True):
-            specs += field_specs(field_layout(settings, segment_set, name))
-    return specs
+            layout = field_layout(settings, segment_set, name)
+            known = by_object.setdefault(layout.object, [])
+            known += [spec for spec in field_specs(layout) if spec not in known]
+    return [{"object": obj, "fields": fields} for obj, fields in by_object.items()]

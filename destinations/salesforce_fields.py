@@ -136,21 +136,21 @@ def field_claims(layout: FieldLayout, destination: str) -> dict[str, list[str]]:
 
 
 def field_specs(layout: FieldLayout) -> list[dict]:
-    """Custom field definitions an admin creates in Setup (the sandbox's `POST /__sandbox/fields` body items)."""
+    """Custom field definitions an admin creates in Setup (items of the sandbox's `POST /__sandbox/fields` body)."""
     values = sorted({s.value for s in layout.segments})
     specs = []
     if layout.segments_field:
-        specs.append({"object": layout.object, "name": layout.segments_field, "type": "multipicklist",
+        specs.append({"name": layout.segments_field, "type": "multipicklist",
                       "label": "Segsync segments", "picklistValues": values, "restricted": True})
     if layout.picklist_field:
-        specs.append({"object": layout.object, "name": layout.picklist_field, "type": "picklist",
+        specs.append({"name": layout.picklist_field, "type": "picklist",
                       "label": "Segsync primary segment", "picklistValues": values, "restricted": True})
     for seg in layout.segments:
         if seg.checkbox:
-            specs.append({"object": layout.object, "name": seg.checkbox, "type": "boolean",
+            specs.append({"name": seg.checkbox, "type": "boolean",
                           "label": f"Segment: {seg.segment}"[:40]})
         if seg.entered_at:
-            specs.append({"object": layout.object, "name": seg.entered_at, "type": "date",
+            specs.append({"name": seg.entered_at, "type": "date",
                           "label": f"Entered {seg.segment}"[:40]})
     return specs
 

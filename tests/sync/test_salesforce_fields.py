@@ -76,12 +76,12 @@ def test_channel_switches_to_bulk_at_the_threshold():
 def test_field_specs_match_the_sandbox_admin_shape():
     config = ProjectConfig(destinations={"salesforce": {"type": "salesforce"}})
     segs = FakeSegmentSet([FakeSegment("churn_risk"), FakeSegment("upsell")])
-    assert salesforce_field_specs(config, segs) == [
-        {"object": "Account", "name": "Segsync_Segments__c", "type": "multipicklist", "label": "Segsync segments",
+    assert salesforce_field_specs(config, segs) == [{"object": "Account", "fields": [
+        {"name": "Segsync_Segments__c", "type": "multipicklist", "label": "Segsync segments",
          "picklistValues": ["churn_risk", "upsell"], "restricted": True},
-        {"object": "Account", "name": "Segsync_Churn_Risk__c", "type": "boolean", "label": "Segment: churn_risk"},
-        {"object": "Account", "name": "Segsync_Upsell__c", "type": "boolean", "label": "Segment: upsell"},
-    ]
+        {"name": "Segsync_Churn_Risk__c", "type": "boolean", "label": "Segment: churn_risk"},
+        {"name": "Segsync_Upsell__c", "type": "boolean", "label": "Segment: upsell"},
+    ]}]
 
 
 def test_validation_reports_unknown_destinations_clashes_and_names_that_cannot_fit():

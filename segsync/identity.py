@@ -59,7 +59,7 @@ SELECT account_id, segsync_domain(domain) AS domain_norm,
 FROM base_product_accounts p
 LEFT JOIN id_sf_survivor s ON s.id = segsync_sfid18(p.salesforce_account_id);
 
-CREATE OR REPLACE TEMP TABLE id_candidates AS
+CREATE OR REPLACE TEMP TABLE id_candidates_sf AS
 -- Salesforce accounts
 SELECT 'salesforce' AS source, a.id AS record_id, 1 AS rank, 'explicit_id' AS rule, p.account_id,
        'product account id ' || a.product_account_id AS evidence
@@ -70,17 +70,27 @@ FROM id_sf_live a JOIN id_product p ON p.crm_id = a.id
 UNION ALL
 SELECT 'salesforce', a.id, 3, 'domain', p.account_id, 'domain ' || p.domain_norm
 FROM id_sf_live a JOIN id_product p ON p.domain_norm = segsync_domain(a.website)
-WHERE p.domain_norm NOT IN (SELECT domain FROM id_freemail)
+WHERE p.domain_norm NOT IN (SELECT domain FROM id_freemail);
+
+-- Salesforce accounts whose best rule names exactly one account (what CRM ids elsewhere resolve through)
+CREATE OR REPLACE TEMP TABLE id_sf_resolved AS
+WITH best AS (SELECT record_id, min(rank) AS rank FROM id_candidates_sf GROUP BY record_id)
+SELECT c.record_id, min(c.account_id) AS account_id
+FROM id_candidates_sf c JOIN best b USING (record_id, rank)
+GROUP BY c.record_id HAVING count(DISTINCT c.account_id) = 1;
+
+CREATE OR REPLACE TEMP TABLE id_candidates AS
+SELECT * FROM id_candidates_sf
 UNION ALL
 -- HubSpot companies
 SELECT 'hubspot', c.id, 1, 'explicit_id', p.account_id, 'product account id ' || c.product_account_id
 FROM raw_hubspot_company c JOIN id_product p ON p.account_id = trim(c.product_account_id)
 WHERE NOT coalesce(c.archived, false)
 UNION ALL
-SELECT 'hubspot', c.id, 2, 'crm_id', p.account_id, 'Salesforce id ' || c.salesforce_account_id
+SELECT 'hubspot', c.id, 2, 'crm_id', r.account_id, 'Salesforce id ' || c.salesforce_account_id
 FROM raw_hubspot_company c
 JOIN id_sf_survivor s ON s.id = segsync_sfid18(c.salesforce_account_id)
-JOIN id_product p ON p.crm_id = s.survivor
+JOIN id_sf_resolved r ON r.record_id = s.survivor
 WHERE NOT coalesce(c.archived, false)
 UNION ALL
 SELECT 'hubspot', c.id, 3, 'domain', p.account_id, 'domain ' || p.domain_norm
@@ -91,10 +101,10 @@ UNION ALL
 SELECT 'stripe', c.id, 1, 'explicit_id', p.account_id, 'metadata account id ' || c.account_id
 FROM raw_stripe_customer c JOIN id_product p ON p.account_id = trim(c.account_id)
 UNION ALL
-SELECT 'stripe', c.id, 2, 'crm_id', p.account_id, 'metadata Salesforce id ' || c.salesforce_account_id
+SELECT 'stripe', c.id, 2, 'crm_id', r.account_id, 'metadata Salesforce id ' || c.salesforce_account_id
 FROM raw_stripe_customer c
 JOIN id_sf_survivor s ON s.id = segsync_sfid18(c.salesforce_account_id)
-JOIN id_product p ON p.crm_id = s.survivor
+JOIN id_sf_resolved r ON r.record_id = s.survivor
 UNION ALL
 SELECT 'stripe', c.id, 3, 'domain', p.account_id, 'email domain ' || p.domain_norm
 FROM raw_stripe_customer c JOIN id_product p ON p.domain_norm = segsync_email_domain(c.email)

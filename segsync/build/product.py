@@ -46,7 +46,7 @@ def create_product_bases(con: duckdb.DuckDBPyConnection) -> None:
         present = store.table_columns(con, table) if store.table_exists(con, table) else {}
         if not present and table in OPTIONAL_TABLES | {"raw_product_feature_usage"}:
             selects = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, (t, _) in columns.items())
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {base} AS SELECT {selects}, "
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {base}_all AS SELECT {selects}, "
                         f"CAST(NULL AS TIMESTAMPTZ) AS _loaded_at WHERE false")
             continue
         missing = [c for c, (_, required) in columns.items() if required and c not in present]

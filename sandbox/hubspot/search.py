@@ -6,7 +6,7 @@ import json
 import re
 from collections import OrderedDict
 
-from sandbox.hubspot.clock import parse_datetime_ms
+from sandbox.hubspot.clock import iso_ms, parse_datetime_ms
 from sandbox.hubspot.errors import HubSpotError, validation_error
 from sandbox.hubspot.properties import MULTI_SELECT, PropertyDef
 from sandbox.hubspot.records import ObjectStore, Record
@@ -19,8 +19,22 @@ RESULT_CAP = 10_000
 _WORD = re.compile(r"[^\w@.-]+")
 
 
+def stored_key(prop: PropertyDef, value: str | None):
+    """A comparable form of a stored value: canonical ISO datetimes and dates already sort as text."""
+    if value is None:
+        return None
+    if prop.type == "number":
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    if prop.type in ("datetime", "date"):
+        return value
+    return value.lower()
+
+
 def typed(prop: PropertyDef, value: object):
-    """A comparable form of a stored or filter value for this property's type (None when unparseable)."""
+    """The comparable form of a filter value (epoch ms or ISO for dates), None when it is not valid for the type."""
     if value is None:
         return None
     if prop.type == "number":
@@ -29,7 +43,10 @@ def typed(prop: PropertyDef, value: object):
         except (TypeError, ValueError):
             return None
     if prop.type in ("datetime", "date"):
-        return parse_datetime_ms(value)
+        ms = parse_datetime_ms(value)
+        if ms is None:
+            return None
+        return iso_ms(ms) if prop.type == "datetime" else iso_ms(ms)[:10]
     return str(value).lower()
 
 
@@ -82,7 +99,7 @@ class _Filter:
                 return bool(parts & ({self.value} if op == "EQ" else self.values))
             if op in ("NEQ", "NOT_IN"):
                 return not parts & ({self.value} if op == "NEQ" else self.values)
-        value = typed(self.prop, stored)
+        value = stored_key(self.prop, stored)
         if op == "NEQ":
             return value != self.value
         if op == "NOT_IN":
@@ -202,10 +219,11 @@ def _evaluate(store: ObjectStore, body: dict) -> list[str]:
         hits.append(record)
     if sort is not None:
         prop, descending = sort
-        present = [r for r in hits if typed(prop, r.props.get(prop.name)) is not None]
-        missing = [r for r in hits if typed(prop, r.props.get(prop.name)) is None]
-        present.sort(key=lambda r: typed(prop, r.props.get(prop.name)), reverse=descending)
-        hits = present + missing
+        keyed = [(stored_key(prop, r.props.get(prop.name)), r) for r in hits]
+        present = [(k, r) for k, r in keyed if k is not None]
+        missing = [r for k, r in keyed if k is None]
+        present.sort(key=lambda pair: pair[0], reverse=descending)
+        hits = [r for _, r in present] + missing
     return [r.id for r in hits]
 
 

@@ -1,6 +1,8 @@
 """Seed companies, contacts and their associations from a dataset's Arrow tables (accounts, contacts)."""
 from __future__ import annotations
 
+import gc
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -48,70 +50,97 @@ def _check_ids(ids: list, what: str) -> None:
         raise ValueError(f"dataset.{what}.hubspot_id has duplicate ids ({len(ids) - len(set(ids))} repeats)")
 
 
-def _fill(store: ObjectStore, ids: list[str], columns: dict[str, list], created: list[int], iso: list[str]) -> int:
-    """Bulk insert without per-record validation (seed data is trusted); returns records skipped as duplicates."""
+def _first_rows(table: pa.Table, columns: list[str]) -> pa.Array:
+    """A mask keeping the first row of every non-null value of each unique column (later duplicates dropped)."""
+    keep = pa.array([True] * len(table), pa.bool_())
+    indexed = table.append_column("__row", pa.array(range(len(table)), pa.int64()))
+    for name in columns:
+        firsts = indexed.filter(pc.is_valid(indexed.column(name))).group_by(name).aggregate([("__row", "min")])
+        first_rows = firsts.column("__row_min")
+        is_first = pc.is_in(indexed.column("__row"), value_set=first_rows)
+        keep = pc.and_(keep, pc.or_(is_first, pc.is_null(indexed.column(name))))
+    return keep
+
+
+def _fill(store: ObjectStore, table: pa.Table, columns: dict[str, str], created_ms: pa.Array) -> int:
+    """Bulk insert without per-record validation (seed data is trusted); returns rows dropped as duplicates."""
     modified = store.meta["modified"]
+    unique = [prop for prop in columns if prop in store.unique]
+    renamed = pa.table({prop: pc.cast(table.column(col), pa.string()) for prop, col in columns.items()})
+    renamed = renamed.append_column("__id", pc.cast(table.column("hubspot_id"), pa.string()))
+    renamed = renamed.append_column("__created", created_ms)
+    kept = renamed.filter(_first_rows(renamed, unique)) if unique else renamed
+    ids = kept.column("__id").to_pylist()
+    created = kept.column("__created").to_pylist()
+    iso = _iso(kept.column("__created").combine_chunks())
     names = list(columns)
-    unique = {n: store.unique[n] for n in names if n in store.unique}
-    skipped = 0
-    for row, rid in enumerate(ids):
-        props = {n: columns[n][row] for n in names}
-        if any(props[n] is not None and props[n] in index for n, index in unique.items()):
-            skipped += 1
-            continue
+    values = [kept.column(n).to_pylist() for n in names]
+    records = store.records
+    for rid, ms, stamp, *row in zip(ids, created, iso, *values):
+        props = dict(zip(names, row))
         props["hs_object_id"] = rid
-        props["createdate"] = props[modified] = iso[row]
-        store.records[rid] = Record(rid, props, created[row], created[row])
-        for n, index in unique.items():
-            if props[n] is not None:
-                index[props[n]] = rid
-    store.sorted_ids = sorted(int(r) for r in store.records)
+        props["createdate"] = props[modified] = stamp
+        records[rid] = Record(rid, props, ms, ms)
+    for prop in unique:
+        store.unique[prop].update((v, rid) for v, rid in zip(kept.column(prop).to_pylist(), ids) if v is not None)
+    store.sorted_ids = sorted(map(int, records))
     store.next_id = (store.sorted_ids[-1] + 1) if store.sorted_ids else 1
     store.version += 1
-    return skipped
+    return len(renamed) - len(kept)
 
 
 def seed_state(state: HubSpotState, dataset) -> dict:
     """Load dataset.accounts as companies and dataset.contacts as contacts (with company associations)."""
-    accounts = dataset.accounts.filter(pc.is_valid(dataset.accounts.column("hubspot_id")))
-    company_ids = _text(accounts, "hubspot_id")
-    _check_ids(company_ids, "accounts")
-    industries = _text(accounts, "industry")
-    registry = state.registries["companies"]
-    known = registry.props["industry"].option_values()
-    for label in sorted({i for i in industries if i is not None} - known):
-        registry.props["industry"].options.append(Option(label, label, len(registry.props["industry"].options)))
-    created = _created_ms(accounts.column("signup_date"), 0)
-    companies = state.stores["companies"]
-    skipped_companies = _fill(companies, company_ids, {
-        "name": _text(accounts, "name"), "domain": _text(accounts, "domain"), "industry": industries,
-        "country": _text(accounts, "country"), "product_account_id": _text(accounts, "account_id"),
-    }, created.to_pylist(), _iso(created))
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # hundreds of thousands of new dicts: generational GC passes would dominate the seed time
+    try:
+        return _seed(state, dataset)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
-    contacts_table = dataset.contacts.filter(pc.is_valid(dataset.contacts.column("hubspot_id")))
+
+def _seed(state: HubSpotState, dataset) -> dict:
+    accounts = dataset.accounts.filter(pc.is_valid(dataset.accounts.column("hubspot_id")))
+    _check_ids(_text(accounts, "hubspot_id"), "accounts")
+    industry = state.registries["companies"].props["industry"]
+    known = industry.option_values()
+    for label in sorted({i for i in _text(accounts, "industry") if i is not None} - known):
+        industry.options.append(Option(label, label, len(industry.options)))
+    companies = state.stores["companies"]
+    skipped_companies = _fill(companies, accounts, {
+        "name": "name", "domain": "domain", "industry": "industry", "country": "country",
+        "product_account_id": "account_id"}, _created_ms(accounts.column("signup_date"), 0))
+
+    source = dataset.contacts.filter(pc.is_valid(dataset.contacts.column("hubspot_id")))
+    contacts_table = pa.table({name: pa.array(_text(source, name), pa.string())
+                               for name in ("account_id", "email", "first_name", "last_name", "title", "hubspot_id")})
+    _check_ids(_text(contacts_table, "hubspot_id"), "contacts")
     link = accounts.select(["account_id", "hubspot_id", "signup_date"]).rename_columns(
         ["account_id", "company_hubspot_id", "company_signup_date"])
-    joined = contacts_table.join(link, "account_id", join_type="left outer")
-    contact_ids = _text(joined, "hubspot_id")
-    _check_ids(contact_ids, "contacts")
-    emails = [e.lower() if e is not None else None for e in _text(joined, "email")]
-    created = _created_ms(joined.column("company_signup_date"), 17)
+    link = link.set_column(0, "account_id", pc.cast(link.column("account_id"), pa.string()))
+    contacts_table = contacts_table.append_column("__order", pa.array(range(len(contacts_table)), pa.int64()))
+    joined = contacts_table.join(link, "account_id", join_type="left outer").sort_by("__order")
+    joined = joined.set_column(joined.column_names.index("email"), "email", pc.utf8_lower(joined.column("email")))
     contacts = state.stores["contacts"]
-    skipped_contacts = _fill(contacts, contact_ids, {
-        "email": emails, "firstname": _text(joined, "first_name"), "lastname": _text(joined, "last_name"),
-        "jobtitle": _text(joined, "title"),
-    }, created.to_pylist(), _iso(created))
+    skipped_contacts = _fill(contacts, joined, {
+        "email": "email", "firstname": "first_name", "lastname": "last_name", "jobtitle": "title"},
+        _created_ms(joined.column("company_signup_date"), 17))
 
-    pairs = joined.select(["hubspot_id", "company_hubspot_id"]).filter(pc.is_valid(joined.column("company_hubspot_id")))
+    contact_ids = pa.array(list(contacts.records), pa.string())
+    company_ids = pa.array(list(companies.records), pa.string())
+    pairs = joined.select(["hubspot_id", "company_hubspot_id"])
+    pairs = pairs.filter(pc.and_(pc.is_in(pc.cast(pairs.column("hubspot_id"), pa.string()), value_set=contact_ids),
+                                 pc.is_in(pc.cast(pairs.column("company_hubspot_id"), pa.string()),
+                                          value_set=company_ids)))
     pair_contacts = _text(pairs, "hubspot_id")
     pair_companies = _text(pairs, "company_hubspot_id")
     assoc = state.associations
-    linked = 0
-    for contact, company in zip(pair_contacts, pair_companies):
-        if contact in contacts.records and company in companies.records:
-            assoc.by_company.setdefault(company, set()).add(contact)
-            assoc.by_contact[contact] = {company}
-            assoc.primary_company[contact] = company
-            linked += 1
-    return {"companies": len(companies.records), "contacts": len(contacts.records), "associations": linked,
-            "skipped_duplicate_companies": skipped_companies, "skipped_duplicate_emails": skipped_contacts}
+    assoc.primary_company = dict(zip(pair_contacts, pair_companies))
+    assoc.by_contact = {contact: {company} for contact, company in assoc.primary_company.items()}
+    grouped = pairs.group_by("company_hubspot_id").aggregate([("hubspot_id", "list")])
+    assoc.by_company = {str(company): set(map(str, members)) for company, members in
+                        zip(grouped.column("company_hubspot_id").to_pylist(), grouped.column("hubspot_id_list").to_pylist())}
+    return {"companies": len(companies.records), "contacts": len(contacts.records),
+            "associations": len(assoc.primary_company), "skipped_duplicate_companies": skipped_companies,
+            "skipped_duplicate_emails": skipped_contacts}

@@ -8,7 +8,7 @@ from segsync.segments.model import (
     Trend, parse_duration,
 )
 from segsync.segments.sqlcheck import closest, parse_condition_sql
-from segsync.segments.values import ValueProblem, coerce, describe_yaml_reading, text_of
+from segsync.segments.values import EXPECTED, ValueProblem, coerce, describe_yaml_reading, text_of
 from segsync.segments.yamlnodes import Node, join_path
 
 GROUP_KEYS = ("all", "any", "not")
@@ -83,7 +83,7 @@ class ConditionChecker:
         if not child.is_sequence or not child.value:
             shown = child.value if child.is_scalar else ("an empty list" if child.is_sequence else "a mapping")
             self.problem(child, f"'{kind}' needs a non-empty list of conditions", value=shown,
-                         expected=f"{kind}:\\n  - {{field: ..., op: ..., value: ...}}")
+                         expected=f"a list of conditions, e.g. {kind}: [{{field: seats, op: gt, value: 10}}]")
             return None
         children = [self.condition(item) for item in child.value]
         if any(c is None for c in children):
@@ -166,11 +166,11 @@ class ConditionChecker:
             if op == "between":
                 if not node.is_sequence or len(node.value) != 2:
                     raise ValueProblem("'between' needs exactly two values", "[low, high], both inclusive",
-                                       node.value if node.is_scalar else len(node.value) if node.is_sequence else None)
+                                       node.plain_python() if not node.is_mapping else None)
                 low, high = (self.scalar(item, kind) for item in node.value)
                 if low > high:
                     raise ValueProblem("'between' bounds are reversed", "[low, high] with low <= high",
-                                       [node.value[0].raw, node.value[1].raw])
+                                       [low, high])
                 return (low, high)
             if op in ("contains", "starts_with"):
                 text = self.scalar(node, "string")
@@ -291,7 +291,7 @@ def _value_expectation(op: str, kind: str) -> str:
         return "a list of values"
     if op == "between":
         return "[low, high]"
-    return f"a {kind} value"
+    return EXPECTED.get(kind, f"a {kind} value")
 
 
 __all__ = ["ConditionChecker", "describe_yaml_reading"]

@@ -60,6 +60,7 @@ def load_segment_texts(texts: dict[str, str], *, columns: dict[str, str] | None 
 
 
 def parse_segment(text: str, file: str, columns, usage_columns, problems: list[Problem]) -> SegmentDef | None:
+    before = len(problems)
     root, found = read_yaml(text, file)
     problems.extend(found)
     if root is None:
@@ -68,15 +69,18 @@ def parse_segment(text: str, file: str, columns, usage_columns, problems: list[P
         problems.append(Problem(file, "the top level must be a mapping", line=root.line,
                                 expected="name, description and where keys"))
         return None
-    before = len(problems)
     for key in root.value:
         if key not in TOP_KEYS:
             problems.append(Problem(file, f"unknown key '{key}'", line=root.key_lines[key], path=key,
                                     expected=suggestion(key, TOP_KEYS, "one of " + ", ".join(TOP_KEYS))))
     name = _required_text(root, "name", file, problems)
-    if name is not None and (not NAME_PATTERN.match(name) or len(name) > MAX_NAME_LENGTH):
+    if name is not None and not NAME_PATTERN.match(name):
         problems.append(Problem(file, "invalid segment name", line=root.value["name"].line, path="name",
                                 value=name, expected=NAME_EXPECTED))
+    elif name is not None and len(name) > MAX_NAME_LENGTH:
+        problems.append(Problem(file, f"segment name is {len(name)} characters long", line=root.value["name"].line,
+                                path="name", value=name, expected=f"at most {MAX_NAME_LENGTH} characters (it becomes "
+                                                                  "a field value, list name and tag)"))
     description = _required_text(root, "description", file, problems)
     owner = _optional_text(root, "owner", file, problems)
     where = None
@@ -94,15 +98,19 @@ def parse_segment(text: str, file: str, columns, usage_columns, problems: list[P
                       source_file=Path(file), line=root.value["name"].line, split=split, priority=priority)
 
 
+TEXT_EXPECTED = {"name": "a snake_case name such as churn_risk",
+                 "description": "one sentence saying who is in the segment", "owner": "a team or person"}
+
+
 def _required_text(root: Node, key: str, file: str, problems: list[Problem]) -> str | None:
     node = root.get(key)
     if node is None:
-        problems.append(Problem(file, f"missing key '{key}'", line=root.line, expected="text"))
+        problems.append(Problem(file, f"missing key '{key}'", line=root.line, expected=TEXT_EXPECTED[key]))
         return None
     text = text_of(node)
     if not text or not text.strip():
         problems.append(Problem(file, f"'{key}' must be non-empty text", line=node.line, path=key,
-                                value=None if node.is_scalar else "a list or mapping", expected="text"))
+                                value=None if node.is_scalar else "a list or mapping", expected=TEXT_EXPECTED[key]))
         return None
     return text
 
@@ -218,8 +226,7 @@ def cross_file_problems(segment_set: SegmentSet) -> list[Problem]:
                                         f"'{ranks[segment.priority.rank].name}'", line=segment.line,
                                         path="priority.rank", expected="a distinct rank per segment in a group"))
             ranks[segment.priority.rank] = segment
-    if not problems:
-        problems.extend(_cycle_problems(segment_set, first))
+    problems.extend(_cycle_problems(segment_set, first))
     return problems
 
 
@@ -236,6 +243,8 @@ def _cycle_problems(segment_set: SegmentSet, by_name: dict[str, SegmentDef]) -> 
     def visit(name: str, trail: list[str]) -> None:
         state[name] = "open"
         for dep, ref in dependencies(segment_set, by_name[name]):
+            if dep not in by_name:
+                continue  # reported as an unknown segment
             if state.get(dep) == "open":
                 path = trail + [name]
                 cycle = path[path.index(dep):] + [dep]

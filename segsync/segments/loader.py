@@ -252,8 +252,10 @@ def _cycle_problems(segment_set: SegmentSet, by_name: dict[str, SegmentDef]) -> 
                 if key not in reported:
                     reported.add(key)
                     segment = by_name[name]
+                    why = "" if ref else (f" ('{name}' ranks below '{dep}' in priority group "
+                                          f"'{segment.priority.group}', so it depends on it)")
                     problems.append(Problem(str(segment.source_file),
-                                            "segments depend on each other in a cycle: " + " -> ".join(cycle),
+                                            "segments depend on each other in a cycle: " + " -> ".join(cycle) + why,
                                             line=ref.line if ref else segment.line,
                                             path=ref.path if ref else "priority",
                                             expected="references (and priority groups) without loops"))

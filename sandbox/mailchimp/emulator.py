@@ -76,6 +76,13 @@ class MailchimpEmulator(Emulator):
             raise MailchimpError(401, "API Key Invalid",
                                  "Your API key may be invalid, or you've attempted to access the wrong datacenter.")
 
+    def record_fault(self, email_lower: str) -> tuple[str, str] | None:
+        """A scripted per-address failure (faults with `record_ids` = lowercased emails) as (code, message)."""
+        fault = self.faults.record_fault(email_lower)
+        if fault is None:
+            return None
+        return fault.code, fault.message or f"{email_lower} could not be processed ({fault.code}); try again later."
+
     def error_response(self, status: int, code: str | None, message: str | None,
                        retry_after: float | None) -> Response:
         headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else None

@@ -55,7 +55,7 @@ def add_mailchimp_routes(app: FastAPI, emulator) -> None:
         body = await json_body(request)
         with emulator.lock:
             target = audience(list_id)
-            outcome = target.batch_subscribe(body)
+            outcome = target.batch_subscribe(body, emulator.record_fault)
             request.state.records = len(body.get("members") or [])
             result = {"new_members": [member_json(target, m) for m in outcome["created"]],
                       "updated_members": [member_json(target, m) for m in outcome["updated"]],
@@ -181,7 +181,7 @@ def add_mailchimp_routes(app: FastAPI, emulator) -> None:
         body = await json_body(request)
         with emulator.lock:
             target = audience(list_id)
-            outcome = target.batch_segment(segment_id, body)
+            outcome = target.batch_segment(segment_id, body, emulator.record_fault)
             request.state.records = len(body.get("members_to_add") or []) + len(body.get("members_to_remove") or [])
             result = {"members_added": [member_json(target, m) for m in outcome["added"]],
                       "members_removed": [member_json(target, m) for m in outcome["removed"]],
@@ -200,6 +200,37 @@ def add_mailchimp_routes(app: FastAPI, emulator) -> None:
             page = [member_json(target, m) for m in members[offset:offset + count]]
         request.state.records = len(page)
         return respond(request, {"members": page, "total_items": len(members)})
+
+    @router.post("/lists/{list_id}/segments/{segment_id}/members")
+    async def create_segment_member(list_id: str, segment_id: str, request: Request):
+        body = await json_body(request)
+        with emulator.lock:
+            target = audience(list_id)
+            email = str(body.get("email_address") or "")
+            outcome = target.batch_segment(segment_id, {"members_to_add": [email]}, emulator.record_fault)
+            request.state.records = 1
+            if outcome["errors"]:
+                raise invalid(f"{email}: {outcome['errors'][0]['error']}")
+            return respond(request, member_json(target, outcome["added"][0]))
+
+    @router.delete("/lists/{list_id}/segments/{segment_id}/members/{subscriber_hash}")
+    async def remove_segment_member(list_id: str, segment_id: str, subscriber_hash: str, request: Request):
+        with emulator.lock:
+            target = audience(list_id)
+            segment = target.segment(segment_id)
+            member = target.member(subscriber_hash)
+            if segment.members.pop(member.id, None) is None:
+                raise not_found()
+        request.state.records = 1
+        return Response(status_code=204)
+
+    @router.get("/lists/{list_id}/tag-search")
+    async def tag_search(list_id: str, request: Request):
+        prefix = (request.query_params.get("name") or "").lower()
+        with emulator.lock:
+            tags = [{"id": s.id, "name": s.name} for s in audience(list_id).segments.values()
+                    if s.type == "static" and s.name.lower().startswith(prefix)]
+        return respond(request, {"tags": tags, "total_items": len(tags)})
 
     app.include_router(router)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -13,6 +14,12 @@ BATCH_MAX = 500
 SEGMENT_BATCH_MAX = 500
 PAGE_MAX = 1000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Per-record fault hook: lowercased email -> (code, message) when a scripted failure should hit that address.
+RecordFaultHook = Callable[[str], "tuple[str, str] | None"]
+
+
+def _no_fault(_email: str) -> None:
+    return None
 
 
 def subscriber_hash(email: str) -> str:
@@ -202,7 +209,7 @@ class Audience:
         member.status = status
         member.last_changed = now_iso()
 
-    def batch_subscribe(self, body: dict) -> dict:
+    def batch_subscribe(self, body: dict, record_fault: RecordFaultHook = _no_fault) -> dict:
         """POST /lists/{id}: up to 500 members; HTTP 200 with per-address errors."""
         members = body.get("members")
         if not isinstance(members, list):
@@ -216,6 +223,11 @@ class Audience:
         created, updated, errors = [], [], []
         for item in members:
             email = str((item or {}).get("email_address") or "")
+            fault = record_fault(email.strip().lower())
+            if fault is not None:
+                errors.append({"email_address": email, "error_code": fault[0], "error": fault[1], "field": "",
+                               "field_message": ""})
+                continue
             try:
                 if not _EMAIL.match(email.strip()):
                     raise invalid(f"{email or '(empty)'} looks fake or invalid, please enter a real email address.")
@@ -269,7 +281,7 @@ class Audience:
         self.next_segment_id += 1
         return segment
 
-    def batch_segment(self, segment_id: str, body: dict) -> dict:
+    def batch_segment(self, segment_id: str, body: dict, record_fault: RecordFaultHook = _no_fault) -> dict:
         """POST /lists/{id}/segments/{segment_id}: members_to_add / members_to_remove, 500 each."""
         segment = self.segment(segment_id)
         to_add = body.get("members_to_add") or []
@@ -279,8 +291,10 @@ class Audience:
         if len(to_add) > SEGMENT_BATCH_MAX or len(to_remove) > SEGMENT_BATCH_MAX:
             raise invalid("Maximum allowed member items exceeded, please provide at most 500 items in "
                           "members_to_add field or members_to_remove field")
-        added, removed, missing = [], [], []
+        added, removed, missing, faulted = [], [], [], {}
         stamp = now_iso()
+        to_add = self._without_faults(to_add, record_fault, faulted)
+        to_remove = self._without_faults(to_remove, record_fault, faulted)
         for email in to_add:
             member = self.members.get(subscriber_hash(str(email)))
             if member is None or member.status == "archived":
@@ -302,9 +316,21 @@ class Audience:
             errors.append({"email_addresses": missing, "error": "Email addresses do not belong to this list"})
         if not_in_segment:
             errors.append({"email_addresses": not_in_segment, "error": "Email addresses are not in this segment"})
+        errors.extend({"email_addresses": emails, "error": message} for message, emails in faulted.items())
         if added or removed:
             segment.updated_at = stamp
         return {"added": added, "removed": removed, "errors": errors}
+
+    @staticmethod
+    def _without_faults(emails: list, record_fault: RecordFaultHook, faulted: dict[str, list[str]]) -> list:
+        kept = []
+        for email in emails:
+            fault = record_fault(str(email).strip().lower())
+            if fault is None:
+                kept.append(email)
+            else:
+                faulted.setdefault(fault[1], []).append(str(email))
+        return kept
 
     def set_member_tags(self, subscriber: str, body: dict) -> None:
         """POST /lists/{id}/members/{hash}/tags: active adds (creating the tag), inactive removes."""

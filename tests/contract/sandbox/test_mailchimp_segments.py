@@ -176,3 +176,42 @@ def test_seed_is_deterministic_with_the_documented_status_mix(mailchimp_sandbox)
     stats = api.lists.get_list(list_id)["stats"]
     assert stats["member_count"] == statuses["subscribed"]
     assert stats["total_contacts"] == 20_000 - statuses["absent"] - FORGOTTEN_COUNT
+
+
+def test_single_segment_member_calls_and_tag_search(mailchimp_sandbox):
+    api, list_id = client(mailchimp_sandbox), audience(mailchimp_sandbox).id
+    put_member(mailchimp_sandbox, "one@x.example.com", "subscribed")
+    segment_id = api.lists.create_segment(list_id, {"name": "segsync: trial", "static_segment": []})["id"]
+    api.lists.create_segment(list_id, {"name": "manual tag", "static_segment": []})
+    added = api.lists.create_segment_member(list_id, segment_id, {"email_address": "one@x.example.com"})
+    assert added["tags"] == [{"id": segment_id, "name": "segsync: trial"}]
+    assert api.lists.tag_search(list_id, name="SEGSYNC") == {
+        "tags": [{"id": segment_id, "name": "segsync: trial"}], "total_items": 1}
+    api.lists.remove_segment_member(list_id, segment_id, subscriber_hash("one@x.example.com"))
+    assert tag_names(api, list_id, "one@x.example.com") == []
+    with pytest.raises(ApiClientError) as caught:
+        api.lists.remove_segment_member(list_id, segment_id, subscriber_hash("one@x.example.com"))
+    assert caught.value.status_code == 404
+
+
+def test_per_record_faults_fail_only_those_addresses(mailchimp_sandbox):
+    api, list_id = client(mailchimp_sandbox), audience(mailchimp_sandbox).id
+    emulator = mailchimp_sandbox["mailchimp"]
+    emulator.faults.add({"record_ids": ["bad@x.example.com"], "code": "ERROR_GENERIC",
+                         "message": "Temporary processing error", "times": 1})
+    batch = api.lists.batch_list_members(list_id, {"members": [
+        {"email_address": "good@x.example.com", "status": "subscribed"},
+        {"email_address": "Bad@x.example.com", "status": "subscribed"}]})
+    assert (batch["total_created"], batch["error_count"]) == (1, 1)
+    assert batch["errors"][0] == {"email_address": "Bad@x.example.com", "error_code": "ERROR_GENERIC",
+                                  "error": "Temporary processing error", "field": "", "field_message": ""}
+    again = api.lists.batch_list_members(list_id, {"members": [{"email_address": "bad@x.example.com",
+                                                                "status": "subscribed"}]})
+    assert again["total_created"] == 1  # the fault fired once
+
+    emulator.faults.add({"record_ids": ["good@x.example.com"], "code": "ERROR_GENERIC", "times": 1})
+    segment_id = api.lists.create_segment(list_id, {"name": "s", "static_segment": []})["id"]
+    result = api.lists.batch_segment_members({"members_to_add": ["good@x.example.com", "bad@x.example.com"]},
+                                             list_id, segment_id)
+    assert [m["email_address"] for m in result["members_added"]] == ["bad@x.example.com"]
+    assert result["errors"][0]["email_addresses"] == ["good@x.example.com"] and result["error_count"] == 1

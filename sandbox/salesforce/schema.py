@@ -22,9 +22,9 @@ _CUSTOM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*__c$")
 DEFAULT_OWNER_ID = "0058c00000A1b2CAAR"
 
 
-@dataclass
+@dataclass(eq=False)
 class FieldDef:
-    """One field as Describe reports it."""
+    """One field as Describe reports it (hashable by identity: the org holds one per field)."""
 
     name: str
     type: str

@@ -32,8 +32,8 @@ def _as_text(column: pa.ChunkedArray) -> list:
 def _created_dates(table: pa.Table, stamp: str) -> list:
     if "signup_date" not in table.column_names:
         return [stamp] * table.num_rows
-    days = pc.cast(table["signup_date"], pa.timestamp("ms"))
-    texts = pc.strftime(days, format="%Y-%m-%dT%H:%M:%S.000+0000")
+    days = pc.cast(table["signup_date"], pa.timestamp("s"))
+    texts = pc.binary_join_element_wise(pc.strftime(days, format="%Y-%m-%dT%H:%M"), ":00.000+0000", "")
     return pc.fill_null(texts, stamp).to_pylist()
 
 
@@ -57,8 +57,9 @@ def seed_org(org: Org, dataset) -> dict[str, int]:
     account_cols["CreatedDate"] = _created_dates(accounts, stamp)
     account_rows = _build(account_cols, account_base)
 
-    positions = pc.index_in(contacts["account_id"], value_set=accounts["account_id"])
-    parent_ids = pc.take(accounts["salesforce_id"], positions)
+    positions = pc.index_in(pc.cast(contacts["account_id"], pa.string()),
+                            value_set=pc.cast(accounts["account_id"], pa.string()))
+    parent_ids = pc.take(pc.cast(accounts["salesforce_id"], pa.string()), positions)
     contact_obj = org.objects["Contact"]
     contact_base = {f.name: f.default for f in contact_obj.fields.values()}
     contact_base.update(OwnerId=DEFAULT_OWNER_ID, CreatedDate=stamp, LastModifiedDate=stamp, SystemModstamp=stamp,

@@ -327,7 +327,7 @@ def resolve(ref: FieldRef, obj: ObjectDef, objects: dict[str, ObjectDef]) -> Fie
                 "relationship name. Please reference your WSDL or the describe call for the appropriate names.")
         fdef = parent.field(path[1])
         if fdef is None:
-            raise _no_such_column(FieldRef(path, ref.column), parent.name)
+            raise _no_such_column(FieldRef(path[1:], ref.column), parent.name)
         ref.fdef, ref.relationship, ref.key = fdef, rel, (rel.relationship_name, fdef.name)
         return ref
     raise _no_such_column(ref, obj.name)

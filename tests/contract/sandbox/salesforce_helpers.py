@@ -3,16 +3,33 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import gc
+
 import httpx
+import pytest
 import pyarrow as pa
 
 from sandbox.salesforce.ids import make_id
 from segsync.clients.salesforce import make_salesforce
 
 
+_open_clients: list = []
+
+
 def client(sandbox, **overrides):
+    """simple-salesforce through make_salesforce (closed after the test so the server can stop quickly)."""
     env = dict(sandbox.env(), **overrides)
-    return make_salesforce(env)
+    sf = make_salesforce(env)
+    _open_clients.append(sf)
+    return sf
+
+
+@pytest.fixture(autouse=True)
+def close_clients():
+    yield
+    while _open_clients:
+        _open_clients.pop().session.close()
+    gc.collect()  # exceptions kept by pytest.raises hold responses whose sockets must close before the server stops
 
 
 def admin(sandbox, method: str, path: str, json=None) -> httpx.Response:
@@ -54,6 +71,7 @@ def dataset(accounts: int, contacts_per_account: int = 0) -> SimpleNamespace:
         "salesforce_id": ids,
     })
     total = accounts * contacts_per_account
+    text = pa.string()
     contact_table = pa.table({
         "contact_id": [f"C-{i:07d}" for i in range(total)],
         "account_id": [f"A-{i // max(contacts_per_account, 1):06d}" for i in range(total)],
@@ -62,7 +80,8 @@ def dataset(accounts: int, contacts_per_account: int = 0) -> SimpleNamespace:
         "last_name": [f"Last{i}" for i in range(total)],
         "title": ["CTO"] * total,
         "salesforce_id": contact_ids(total),
-    })
+    }, schema=pa.schema([(name, text) for name in ("contact_id", "account_id", "email", "first_name", "last_name",
+                                                   "title", "salesforce_id")]))
     return SimpleNamespace(accounts=account_table, contacts=contact_table)
 
 

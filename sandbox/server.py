@@ -141,15 +141,29 @@ def write_env_file(env: dict[str, str], path: Path) -> None:
     path.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
 
 
+STATE_FILE_NAME = "sandbox.json"
+
+
+def write_state_file(sandbox: Sandbox, path: Path) -> None:
+    """Where each emulator listens (admin routes are at the root of each base URL), for `segsync sandbox`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"pid": os.getpid(), "vendors": {v: item.base_url for v, item in sandbox.running.items()},
+             "ca_bundle": str(sandbox.tls.ca_path) if sandbox.tls else None}
+    path.write_text(json.dumps(state, indent=2))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Foreground server for `segsync sandbox up` (which runs this detached)."""
     parser = argparse.ArgumentParser(description="Run the segsync sandbox emulators")
     parser.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
     parser.add_argument("--env-file", required=True)
     parser.add_argument("--ports", default="{}", help='JSON, e.g. {"salesforce": 8701}')
+    parser.add_argument("--vendors", default=",".join(VENDORS), help="comma-separated emulators to start")
     args = parser.parse_args(argv)
-    sandbox = start(state_dir=Path(args.state_dir), ports=json.loads(args.ports))
+    vendors = [v.strip() for v in args.vendors.split(",") if v.strip()]
+    sandbox = start(vendors, state_dir=Path(args.state_dir), ports=json.loads(args.ports))
     write_env_file(sandbox.env(), Path(args.env_file))
+    write_state_file(sandbox, Path(args.state_dir) / STATE_FILE_NAME)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

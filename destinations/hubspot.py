@@ -59,6 +59,7 @@ class HubSpotDestination(TargetBase):
         self.policy = policy
         self.list_ids: dict[str, str] = {}
         self.definitions: dict[str, dict] = {}
+        self._apis: dict[str, Any] = {}
 
     # -- construction and planning --------------------------------------------------------------------
     @classmethod
@@ -72,7 +73,7 @@ class HubSpotDestination(TargetBase):
             (settings.get("rate_limit") or {}).get("per_seconds", DEFAULT_RATE[1])
         token = env.get("HUBSPOT_ACCESS_TOKEN")
         limiter = limiter_for(credential_key("hubspot", token), int(calls), float(per))
-        return cls(name, make_hubspot(env), mode=mode, list_template=template, properties=properties,
+        return cls(name, without_hidden_retries(make_hubspot(env)), mode=mode, list_template=template, properties=properties,
                    limiter=limiter)
 
     def list_names(self, segments: Any) -> dict[str, str]:
@@ -136,6 +137,17 @@ class HubSpotDestination(TargetBase):
         return Change(target=target, key=key, op="update", new=new, old=old, account_id=account_id)
 
     # -- sending ----------------------------------------------------------------------------------------
+    def api(self, name: str) -> Any:
+        """One client API object per run (each attribute walk of hubspot-api-client builds a new connection pool)."""
+        if name not in self._apis:
+            crm = self.client.crm
+            self._apis[name] = {"lists": lambda: crm.lists.lists_api,
+                                "memberships": lambda: crm.lists.memberships_api,
+                                "companies_batch": lambda: crm.companies.batch_api,
+                                "companies": lambda: crm.companies.basic_api,
+                                "properties": lambda: crm.properties.core_api}[name]()
+        return self._apis[name]
+
     def prepare(self, targets: Sequence[str]) -> None:
         for target in targets:
             if target == COMPANIES:
@@ -157,10 +169,25 @@ class HubSpotDestination(TargetBase):
             return self._send_properties(batch)
         list_id = self.list_id(target)
         ids = [c.key for c in batch]
-        api = self.client.crm.lists.memberships_api
+        api = self.api("memberships")
         call = api.remove if op == "remove" else api.add
         body = self._call(lambda: call(list_id, ids, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
-        return membership_results(batch, body, op)
+        return [self._redirected(r) if r.code == "RECORD_MISSING" else r for r in membership_results(batch, body, op)]
+
+    def _redirected(self, result: Result) -> Result:
+        """A company id HubSpot reports missing may have been merged: point the change at the survivor."""
+        try:
+            found = self._call_with_retry(lambda: self.api("companies").get_by_id(
+                result.key, properties=["hs_object_id"], _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        except RemoteError as exc:
+            if exc.status == 404:
+                return result
+            raise
+        survivor = str(found.get("id") or "")
+        if survivor and survivor != result.key:
+            return Result(result.target, result.key, "retry", error=f"merged into company {survivor}",
+                          code="MERGED", redirect_to=survivor)
+        return result
 
     def _send_properties(self, batch: Sequence[Change]) -> list[Result]:
         self._load_definitions()
@@ -175,7 +202,7 @@ class HubSpotDestination(TargetBase):
             inputs.append({"id": change.key, "properties": values})
         if not inputs:
             return rejected
-        api = self.client.crm.companies.batch_api
+        api = self.api("companies_batch")
         body = self._call(lambda: api.update({"inputs": inputs}, _preload_content=False,
                                              _request_timeout=REQUEST_TIMEOUT))
         sent = [c for c in batch if c.key in {i["id"] for i in inputs}]
@@ -185,7 +212,7 @@ class HubSpotDestination(TargetBase):
         """The id of the MANUAL company list `name`: looked up by name, created only when absent."""
         if name in self.list_ids:
             return self.list_ids[name]
-        lists_api = self.client.crm.lists.lists_api
+        lists_api = self.api("lists")
         try:
             found = self._call_with_retry(lambda: lists_api.get_by_name(
                 name, COMPANY_OBJECT_TYPE_ID, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
@@ -204,7 +231,7 @@ class HubSpotDestination(TargetBase):
 
     def _load_definitions(self) -> None:
         """Read each owned property's definition once (type, fieldType, enumeration options)."""
-        core = self.client.crm.properties.core_api
+        core = self.api("properties")
         for name, spec in self.properties.items():
             if name in self.definitions:
                 continue
@@ -273,3 +300,11 @@ def parse_properties(name: str, raw: Mapping[str, Any]) -> dict[str, dict]:
         raise InputError(problems)
     return parsed
 
+
+def without_hidden_retries(client: Any) -> Any:
+    """Turn off urllib3's own retries (it would replay 429/503 with Retry-After behind segsync.retry's back)."""
+    from urllib3.util.retry import Retry
+
+    client.config["retry"] = Retry(total=0, connect=0, read=0, status=0, redirect=0,
+                                   respect_retry_after_header=False, raise_on_status=False)
+    return client

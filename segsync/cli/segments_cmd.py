@@ -210,9 +210,9 @@ def test_cmd(
     """Run the segment fixture tests: small account rows and the segments each must or must not be in."""
     from segsync.segments import run_fixture_tests
 
-    project, default_dir, _warehouse = _project(config)
+    _config, default_dir, _warehouse = _project(config)
     try:
-        segments = _load(project, default_dir, None)
+        segments = _load(None, default_dir, None)  # segment logic only: no destination checks, no warehouse
         outcomes = run_fixture_tests(tests_dir or default_dir / "tests", segments)
     except InputError as exc:
         _report_problems(exc, "segment files or fixtures")

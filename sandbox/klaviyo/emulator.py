@@ -111,6 +111,17 @@ class KlaviyoEmulator(Emulator):
                                f"Request was throttled. Expected available in {wait} second"
                                f"{'s' if wait != 1 else ''}.", headers={"Retry-After": str(wait)}) from None
 
+    def record_fault(self, record_id: str) -> tuple[int, str, str] | None:
+        """A scripted per-record failure (profile id, or lowercased email in import jobs) as (status, code, detail).
+
+        Relationship calls have no per-record results, so a faulted profile id fails the whole call (409 for
+        a `conflict` code, else 400), the way a bisecting caller would meet it."""
+        fault = self.faults.record_fault(record_id)
+        if fault is None:
+            return None
+        status = 409 if fault.code == "conflict" else 400
+        return status, fault.code, fault.message or f"{record_id} could not be processed ({fault.code})."
+
     def error_response(self, status: int, code: str | None, message: str | None,
                        retry_after: float | None) -> Response:
         return error_document(fault_error(status, code, message, retry_after))

@@ -83,14 +83,16 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
     async def add_profiles_to_list(list_id: str, request: Request):
         body = await json_body(request)
         with emulator.lock:
-            request.state.records = emulator.state.change_members(list_id, body, add=True)
+            request.state.records = emulator.state.change_members(list_id, body, add=True,
+                                                                  record_fault=emulator.record_fault)
         return Response(status_code=204)
 
     @router.delete("/lists/{list_id}/relationships/profiles")
     async def remove_profiles_from_list(list_id: str, request: Request):
         body = await json_body(request)
         with emulator.lock:
-            request.state.records = emulator.state.change_members(list_id, body, add=False)
+            request.state.records = emulator.state.change_members(list_id, body, add=False,
+                                                                  record_fault=emulator.record_fault)
         return Response(status_code=204)
 
     @router.get("/profiles")
@@ -130,7 +132,7 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
         with emulator.lock:
             job = emulator.state.create_import_job(body)
             if int(emulator.settings.get("bulk_import_polls", 1)) <= 0:
-                emulator.state.run_job(job)
+                emulator.state.run_job(job, emulator.record_fault)
             request.state.records = len(job.profiles)
             resource = job_resource(base_url(request), job, emulator.state.job_expires_at(job))
         return document({"data": resource, "links": {"self": resource["links"]["self"]}}, 202)
@@ -138,7 +140,8 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
     @router.get("/profile-bulk-import-jobs/{job_id}")
     async def get_bulk_import_profiles_job(job_id: str, request: Request):
         with emulator.lock:
-            job = emulator.state.poll_job(job_id, int(emulator.settings.get("bulk_import_polls", 1)))
+            job = emulator.state.poll_job(job_id, int(emulator.settings.get("bulk_import_polls", 1)),
+                                          emulator.record_fault)
             resource = job_resource(base_url(request), job, emulator.state.job_expires_at(job))
         return document({"data": resource, "links": {"self": str(request.url)}})
 

@@ -167,7 +167,7 @@ class KlaviyoState:
         self.lists[list_id] = created
         return created
 
-    def change_members(self, list_id: str, body: dict, add: bool) -> int:
+    def change_members(self, list_id: str, body: dict, add: bool, record_fault=lambda _id: None) -> int:
         """POST/DELETE /api/lists/{id}/relationships/profiles: at most 1000 existing profile ids."""
         target = self.klaviyo_list(list_id)
         data = body.get("data") if isinstance(body, dict) else None
@@ -187,6 +187,10 @@ class KlaviyoState:
         if unknown:
             raise invalid(f"Invalid profile ids (no such profile): {', '.join(unknown[:20])}"
                           + (f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""), pointer="/data")
+        for profile_id in ids:
+            fault = record_fault(profile_id)
+            if fault is not None:
+                raise KlaviyoError(fault[0], fault[1], "Injected fault.", fault[2], pointer="/data")
         stamp = now_iso()
         for profile_id in ids:
             if add:
@@ -220,7 +224,7 @@ class KlaviyoState:
         self.jobs[job.id] = job
         return job
 
-    def poll_job(self, job_id: str, polls_to_complete: int) -> ImportJob:
+    def poll_job(self, job_id: str, polls_to_complete: int, record_fault=lambda _id: None) -> ImportJob:
         """Each status read advances the job; it completes (and applies) at the configured poll."""
         job = self.jobs.get(job_id)
         if job is None:
@@ -230,15 +234,20 @@ class KlaviyoState:
         job.polls += 1
         job.started_at = job.started_at or now_iso()
         if job.polls >= polls_to_complete:
-            self.run_job(job)
+            self.run_job(job, record_fault)
         else:
             job.status = "processing"
         return job
 
-    def run_job(self, job: ImportJob) -> None:
+    def run_job(self, job: ImportJob, record_fault=lambda _id: None) -> None:
+        """Apply every profile; a profile whose email (lowercased) has a scripted fault becomes an import error."""
         for index, item in enumerate(job.profiles):
             pointer = f"/data/attributes/profiles/data/{index}"
             try:
+                email = ((item or {}).get("attributes") or {}).get("email") if isinstance(item, dict) else None
+                fault = record_fault(str(email).strip().lower()) if email else None
+                if fault is not None:
+                    raise KlaviyoError(400, fault[1], "Injected fault.", fault[2], pointer=pointer)
                 if not isinstance(item, dict) or item.get("type") != "profile":
                     raise invalid("Each profile must be a {\"type\": \"profile\", \"attributes\": {...}} object.",
                                   pointer=pointer)

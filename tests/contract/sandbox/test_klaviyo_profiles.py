@@ -139,3 +139,24 @@ def test_seed_creates_profiles_for_a_deterministic_half_of_contacts_and_no_lists
     with pytest.raises(ApiException) as caught:
         api.Profiles.create_profile(profile_body(seeded_email.lower()))
     assert errors_of(caught.value)[0]["meta"] == {"duplicate_profile_id": sorted(first)[0]}
+
+
+def test_per_record_faults_hit_one_import_profile_or_a_whole_relationship_call(klaviyo):
+    emulator = klaviyo["klaviyo"]
+    api = client(klaviyo)
+    list_id = api.Lists.create_list(list_body("faulty")).data.id
+    emulator.faults.add({"record_ids": ["flaky@acme.example.com"], "code": "temporarily_unavailable",
+                         "message": "Try again", "times": 1})
+    job = api.Profiles.bulk_import_profiles(import_body(
+        [{"email": "fine@acme.example.com"}, {"email": "Flaky@acme.example.com"}], list_id))
+    assert api.Profiles.get_bulk_import_profiles_job(job.data.id).data.attributes.failed_count == 1
+    errors = api.Profiles.get_errors_for_bulk_import_profiles_job(job.data.id).data
+    assert [(e.attributes.code, e.attributes.detail) for e in errors] == [("temporarily_unavailable", "Try again")]
+
+    fine = api.Profiles.get_profiles(filter='equals(email,"fine@acme.example.com")').data[0].id
+    emulator.faults.add({"record_ids": [fine], "code": "conflict", "times": 1})
+    with pytest.raises(ApiException) as caught:
+        api.Lists.remove_profiles_from_list(list_id, {"data": [{"type": "profile", "id": fine}]})
+    assert caught.value.status == 409 and errors_of(caught.value)[0]["code"] == "conflict"
+    api.Lists.remove_profiles_from_list(list_id, {"data": [{"type": "profile", "id": fine}]})
+    assert api.Lists.get_profile_ids_for_list(list_id).data == []

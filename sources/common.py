@@ -268,3 +268,34 @@ def parse_date(value) -> date | None:
 def format_timestamp(value: datetime) -> str:
     """UTC ISO text used for cursor values (sortable, microsecond precision)."""
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def coerce(value, declared: str):
+    """A vendor value (often text) as the Python value of a declared column type; '' and None are NULL."""
+    if value is None or value == "":
+        return None
+    if declared in ("VARCHAR", "JSON"):
+        return value if isinstance(value, str) else str(value)
+    if declared == "BOOLEAN":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise ValueError(f"{value!r} is not a boolean")
+    if declared in ("BIGINT", "INTEGER"):
+        return int(Decimal(str(value)))
+    if declared == "DOUBLE":
+        return float(value)
+    if declared == "DECIMAL(38,12)":
+        return Decimal(str(value))
+    if declared == "TIMESTAMPTZ":
+        return parse_timestamp(value)
+    if declared == "DATE":
+        return parse_date(value)
+    if declared == "VARCHAR[]":
+        items = value if isinstance(value, list) else str(value).split(";")
+        return [str(v).strip() for v in items if str(v).strip()]
+    raise ValueError(f"no coercion for declared type {declared!r}")

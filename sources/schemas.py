@@ -8,7 +8,7 @@ SALESFORCE_ACCOUNT = RawTable(
     {
         "id": "VARCHAR", "name": "VARCHAR", "website": "VARCHAR", "industry": "VARCHAR",
         "billing_country": "VARCHAR", "account_source": "VARCHAR", "number_of_employees": "BIGINT",
-        "annual_revenue": "DOUBLE", "owner_id": "VARCHAR", "product_account_id": "VARCHAR",
+        "account_type": "VARCHAR", "owner_id": "VARCHAR", "product_account_id": "VARCHAR",
         "is_deleted": "BOOLEAN", "master_record_id": "VARCHAR", "created_date": "TIMESTAMPTZ",
         "system_modstamp": "TIMESTAMPTZ", "extra": "JSON",
     },

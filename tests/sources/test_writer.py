@@ -13,11 +13,11 @@ from tests.sources.rawdata import utc
 def test_all_null_first_batch_gets_declared_types(warehouse):
     con = store.connect(warehouse)
     writer = BatchWriter(con, SALESFORCE_ACCOUNT, "salesforce", "r1")
-    writer.write([{"id": "001A", "name": None, "number_of_employees": None, "annual_revenue": None,
+    writer.write([{"id": "001A", "name": None, "number_of_employees": None, "account_type": None,
                    "is_deleted": None, "system_modstamp": None}])
     types = store.table_columns(con, "raw_salesforce_account")
-    assert (types["number_of_employees"], types["annual_revenue"], types["is_deleted"], types["system_modstamp"]) == (
-        "BIGINT", "DOUBLE", "BOOLEAN", "TIMESTAMP WITH TIME ZONE")
+    assert (types["number_of_employees"], types["account_type"], types["is_deleted"], types["system_modstamp"]) == (
+        "BIGINT", "VARCHAR", "BOOLEAN", "TIMESTAMP WITH TIME ZONE")
     BatchWriter(con, STRIPE_PRICE, "stripe", "r1").write([{"id": "p", "tiers": None, "unit_amount": None}])
     price_types = store.table_columns(con, "raw_stripe_price")
     assert price_types["tiers"].startswith("STRUCT(up_to BIGINT") and price_types["unit_amount"] == "DECIMAL(38,12)"

@@ -269,7 +269,10 @@ def from_json(fdef: FieldDef, value: object) -> object:
     if t in ("date", "datetime"):
         if not isinstance(value, str):
             raise _json_type_error(fdef, value)
-        return _date_value(fdef, value)
+        try:
+            return _date_value(fdef, value)
+        except RecordError:
+            raise _json_type_error(fdef, value) from None
     if isinstance(value, (dict, list)):
         raise _json_type_error(fdef, value)
     if isinstance(value, bool):

@@ -71,8 +71,10 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
         size, offset = page_size(request, 20, 100), page_offset(request)
         with emulator.lock:
             found = emulator.state.klaviyo_list(list_id)
-            members = [pid for pid, joined in found.members.items()
-                       if matches(conditions, {**emulator.state.profiles.get(pid, {}), "joined_group_at": joined})]
+            members = list(found.members)
+            if conditions:
+                members = [pid for pid, joined in found.members.items() if matches(
+                    conditions, {**emulator.state.profiles.get(pid, {}), "joined_group_at": joined})]
             if request.query_params.get("sort") == "-joined_group_at":
                 members.reverse()
             page, links = paged(request, members, size, offset)
@@ -101,8 +103,9 @@ def add_klaviyo_routes(app: FastAPI, emulator) -> None:
         size, offset = page_size(request, 20, 100), page_offset(request)
         fields = sparse_fields(request, "profile")
         with emulator.lock:
-            ids = [pid for pid in candidate_profiles(emulator.state, conditions)
-                   if matches(conditions, {**emulator.state.profiles[pid], "id": pid})]
+            ids = candidate_profiles(emulator.state, conditions)
+            if conditions:
+                ids = [pid for pid in ids if matches(conditions, {**emulator.state.profiles[pid], "id": pid})]
             ids = sort_items(request, ids, PROFILE_SORTS,
                              lambda pid, key: pid if key == "id" else (emulator.state.profiles[pid].get(key) or ""))
             page, links = paged(request, ids, size, offset)

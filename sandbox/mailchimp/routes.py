@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from itertools import islice
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -71,10 +72,15 @@ def add_mailchimp_routes(app: FastAPI, emulator) -> None:
             raise invalid(f"status must be one of {', '.join(LISTED_STATUSES)}; got {status!r}.")
         with emulator.lock:
             target = audience(list_id)
-            members = [m for m in target.members.values() if status is None or m.status == status]
-            page = [member_json(target, m) for m in members[offset:offset + count]]
+            if status is None:  # no filter: slice the insertion-ordered store without copying it
+                total = len(target.members)
+                chosen = list(islice(target.members.values(), offset, offset + count))
+            else:
+                matching = [m for m in target.members.values() if m.status == status]
+                total, chosen = len(matching), matching[offset:offset + count]
+            page = [member_json(target, m) for m in chosen]
         request.state.records = len(page)
-        return respond(request, {"members": page, "list_id": list_id, "total_items": len(members)})
+        return respond(request, {"members": page, "list_id": list_id, "total_items": total})
 
     @router.post("/lists/{list_id}/members")
     async def add_list_member(list_id: str, request: Request):

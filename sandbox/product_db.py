@@ -1,11 +1,13 @@
 """Writes the product database (SQLite by default, any SQLAlchemy URL) from a seed dataset, in bulk."""
 from __future__ import annotations
 
+import io
 from datetime import datetime, time, timezone
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Float, Integer, MetaData, String, Table,
                         create_engine, insert)
 from sqlalchemy.engine import Engine, make_url
@@ -147,6 +149,20 @@ def _sqlite_rows(table: pa.Table) -> list[tuple]:
     return list(zip(*columns))
 
 
+def _copy_postgres(conn, name: str, rows: pa.Table) -> None:
+    """PostgreSQL bulk load with COPY ... FROM STDIN (CSV written by Arrow; empty unquoted cells are NULL)."""
+    buffer = io.BytesIO()
+    pa_csv.write_csv(rows, buffer, pa_csv.WriteOptions(include_header=True, quoting_style="needed"))
+    buffer.seek(0)
+    columns = ", ".join(rows.column_names)
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {name} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER true)",
+                           io.TextIOWrapper(buffer, encoding="utf-8"))
+    finally:
+        cursor.close()
+
+
 def write_product_db(dataset: Dataset, url: str = DEFAULT_PRODUCT_DB_URL) -> dict[str, int]:
     """(Re)create the product tables at `url` and bulk-insert the dataset; returns rows written per table."""
     engine = _engine(url)
@@ -164,6 +180,8 @@ def write_product_db(dataset: Dataset, url: str = DEFAULT_PRODUCT_DB_URL) -> dic
                     names = ", ".join(c.name for c in target.columns)
                     conn.connection.driver_connection.executemany(
                         f"INSERT INTO {name} ({names}) VALUES ({placeholders})", _sqlite_rows(rows))
+                elif engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg2":
+                    _copy_postgres(conn, name, rows)
                 else:
                     for batch in rows.to_batches(INSERT_CHUNK):
                         conn.execute(insert(target), batch.to_pylist())

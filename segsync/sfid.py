@@ -11,7 +11,7 @@ BODY_DIGITS = 9
 BODY_SPACE = 62 ** BODY_DIGITS
 SCRAMBLE = 1_000_000_007  # coprime with 62, so n -> n * SCRAMBLE mod 62**9 is a bijection
 _ID15 = re.compile(r"^[0-9A-Za-z]{15}$")
-_ID18 = re.compile(r"^[0-9A-Za-z]{15}[A-Z0-5]{3}$")
+_ID18 = re.compile(r"^[0-9A-Za-z]{15}[A-Za-z0-5]{3}$")  # the suffix is case-insensitive
 _PREFIX = re.compile(r"^[0-9A-Za-z]{3}$")
 
 

@@ -134,7 +134,7 @@ class Audience:
         status_if_new = _optional_status(body, "status_if_new")
         existing = self.members.get(subscriber_hash(email))
         if existing is None or existing.status == "archived":
-            new_status = status or status_if_new
+            new_status = status_if_new  # documented as required when the address is not on the list yet
             if new_status is None:
                 raise invalid("The resource submitted could not be validated.",
                               [{"field": "status_if_new", "message": "Schema describes string, NULL found instead"}])
@@ -151,11 +151,18 @@ class Audience:
         if status is None:
             raise invalid("The resource submitted could not be validated.",
                           [{"field": "status", "message": "Schema describes string, NULL found instead"}])
+        tags = body.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+            raise invalid(f"tags must be an array of tag names; got {tags!r}.")
         existing = self.members.get(subscriber_hash(email))
         if existing is not None and existing.status != "archived":
             raise MailchimpError(400, "Member Exists",
                                  f"{email} is already a list member. Use PUT to insert or update list members.")
-        return self._create(email, status, body, restoring=existing)
+        member = self._create(email, status, body, restoring=existing)
+        stamp = now_iso()
+        for name in tags:
+            (self.segment_by_name(name) or self._new_segment(name)).members.setdefault(member.id, stamp)
+        return member
 
     def patch(self, subscriber: str, body: dict) -> Member:
         member = self.member(subscriber)

@@ -69,13 +69,16 @@ def test_status_if_new_never_changes_an_existing_members_status(mailchimp_sandbo
         assert member["merge_fields"]["LNAME"] == "Kept"
 
 
-def test_put_without_any_status_for_a_new_member_is_invalid(mailchimp_sandbox):
+@pytest.mark.parametrize("body", [{}, {"status": "subscribed"}])
+def test_put_for_a_new_member_requires_status_if_new(mailchimp_sandbox, body):
     api, list_id = client(mailchimp_sandbox), audience(mailchimp_sandbox).id
     with pytest.raises(ApiClientError) as caught:
-        api.lists.set_list_member(list_id, subscriber_hash("n@x.example.com"), {"email_address": "n@x.example.com"})
+        api.lists.set_list_member(list_id, subscriber_hash("n@x.example.com"),
+                                  {"email_address": "n@x.example.com", **body})
     body = problem(caught.value)
     assert caught.value.status_code == 400 and body["title"] == "Invalid Resource"
     assert body["errors"][0]["field"] == "status_if_new"
+    assert audience(mailchimp_sandbox).members == {}
 
 
 def test_hash_must_match_email_and_status_must_be_known(mailchimp_sandbox):
@@ -137,7 +140,9 @@ def test_archive_then_readd_and_forgotten_address_cannot_be_readded(mailchimp_sa
 
 def test_post_member_refuses_existing_member(mailchimp_sandbox):
     api, list_id = client(mailchimp_sandbox), audience(mailchimp_sandbox).id
-    api.lists.add_list_member(list_id, {"email_address": "new@x.example.com", "status": "transactional"})
+    created = api.lists.add_list_member(list_id, {"email_address": "new@x.example.com", "status": "transactional",
+                                                  "tags": ["from-form"]})
+    assert [t["name"] for t in created["tags"]] == ["from-form"]
     with pytest.raises(ApiClientError) as caught:
         api.lists.add_list_member(list_id, {"email_address": "NEW@x.example.com", "status": "subscribed"})
     assert problem(caught.value)["title"] == "Member Exists"

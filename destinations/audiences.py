@@ -47,12 +47,21 @@ def segment_targets(segments: Any, destination: str, template: str, override_key
 
 
 def register_targets(con: duckdb.DuckDBPyConnection, destination: str, mapping: Mapping[str, str]) -> str:
-    """Register (segment, target) as a view for the desired-state SQL; returns the view's (safe) name."""
-    view = "segsync_targets_" + re.sub(r"[^a-z0-9_]", "_", destination.lower())
-    table = pa.table({"segment": pa.array(list(mapping), pa.string()),
-                      "target": pa.array(list(mapping.values()), pa.string())})
-    con.register(view, table)
-    return view
+    """Write (segment, target) to a temp table for the desired-state SQL; returns the table's (safe) name."""
+    table = "segsync_targets_" + re.sub(r"[^a-z0-9_]", "_", destination.lower())
+    return temp_table(con, table, pa.table({"segment": pa.array(list(mapping), pa.string()),
+                                            "target": pa.array(list(mapping.values()), pa.string())}))
+
+
+def temp_table(con: duckdb.DuckDBPyConnection, name: str, data: pa.Table) -> str:
+    """Copy an Arrow table into TEMP table `name` (a code-built identifier), so views may read it."""
+    staging = f"{name}_arrow"
+    con.register(staging, data)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {staging}").fetchall()
+    finally:
+        con.unregister(staging)
+    return name
 
 
 def company_membership_sql(view: str, key_column: str) -> str:

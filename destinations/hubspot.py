@@ -15,6 +15,7 @@ from destinations.audiences import (
     credential_key,
     register_targets,
     segment_targets,
+    temp_table,
 )
 from destinations.hubspot_wire import (
     COMPANY_OBJECT_TYPE_ID,
@@ -31,7 +32,6 @@ from destinations.hubspot_wire import (
 from destinations.vendor_errors import classify_error, json_body, retry_after_seconds
 from segsync.errors import FatalError, InputError, Problem, RemoteError, RetryableError
 from segsync.retry import RetryPolicy, call_with_retry, limiter_for
-from segsync.store import table_exists
 from segsync.sync.protocol import Change, Op, Result
 from segsync.sync.targets import Ownership, TargetBase
 
@@ -95,14 +95,14 @@ class HubSpotDestination(TargetBase):
 
     def _properties_sql(self, con: duckdb.DuckDBPyConnection) -> str:
         """Company rows whose payload holds every owned property (segments list, member flag, entered date)."""
-        props_view = "segsync_props_" + "".join(ch if ch.isalnum() else "_" for ch in self.name.lower())
-        con.register(props_view, pa.table({
+        props_view = temp_table(con, "segsync_props_" + "".join(ch if ch.isalnum() else "_" for ch in self.name.lower()),
+                                pa.table({
             "property": pa.array(list(self.properties), pa.string()),
             "kind": pa.array([p["value"] for p in self.properties.values()], pa.string()),
             "segment": pa.array([p.get("segment") for p in self.properties.values()], pa.string()),
         }))
         history = ("SELECT account_id, segment, max(entered_at) AS entered_at FROM segment_history "
-                   "WHERE exited_at IS NULL GROUP BY ALL") if table_exists(con, "segment_history") else \
+                   "WHERE exited_at IS NULL GROUP BY ALL") if has_table(con, "segment_history") else \
             "SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS segment, NULL::TIMESTAMP AS entered_at WHERE false"
         return f"""
             SELECT '{COMPANIES}' AS target, c.record_key, c.account_id,
@@ -308,3 +308,9 @@ def without_hidden_retries(client: Any) -> Any:
     client.config["retry"] = Retry(total=0, connect=0, read=0, status=0, redirect=0,
                                    respect_retry_after_header=False, raise_on_status=False)
     return client
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether a table or view exists (fetchall: a half-read result would block later relation work)."""
+    rows = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()
+    return bool(rows[0][0])

@@ -42,34 +42,45 @@ def _text(table: pa.Table, name: str) -> list:
     return pc.cast(table.column(name), pa.string()).to_pylist() if name in table.column_names else [None] * len(table)
 
 
-def _check_ids(ids: list, what: str) -> None:
-    bad = [i for i in ids if i is None or not str(i).isdigit()]
+def _strings(table: pa.Table, names: tuple[str, ...]) -> pa.Table:
+    """The named columns as strings (missing ones as nulls), so joins and grouping see one type."""
+    return pa.table({n: pc.cast(table.column(n), pa.string()) if n in table.column_names
+                     else pa.nulls(len(table), pa.string()) for n in names})
+
+
+def _check_ids(ids: pa.ChunkedArray, what: str) -> None:
+    numeric = pc.fill_null(pc.match_substring_regex(ids, r"^[0-9]+$"), False)
+    bad = pc.sum(pc.invert(numeric)).as_py() or 0
     if bad:
-        raise ValueError(f"dataset.{what}.hubspot_id must be numeric strings; got {bad[:3]!r} ({len(bad)} rows)")
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"dataset.{what}.hubspot_id has duplicate ids ({len(ids) - len(set(ids))} repeats)")
+        sample = ids.filter(pc.invert(numeric)).to_pylist()[:3]
+        raise ValueError(f"dataset.{what}.hubspot_id must be numeric strings; got {sample!r} ({bad} rows)")
+    repeats = len(ids) - pc.count_distinct(ids).as_py()
+    if repeats:
+        raise ValueError(f"dataset.{what}.hubspot_id has duplicate ids ({repeats} repeats)")
 
 
 def _first_rows(table: pa.Table, columns: list[str]) -> pa.Array:
     """A mask keeping the first row of every non-null value of each unique column (later duplicates dropped)."""
-    keep = pa.array([True] * len(table), pa.bool_())
-    indexed = table.append_column("__row", pa.array(range(len(table)), pa.int64()))
+    rows = pa.array(range(len(table)), pa.int64())
+    keep = pc.is_valid(rows)
+    indexed = table.append_column("__row", rows)
     for name in columns:
-        firsts = indexed.filter(pc.is_valid(indexed.column(name))).group_by(name).aggregate([("__row", "min")])
-        first_rows = firsts.column("__row_min")
-        is_first = pc.is_in(indexed.column("__row"), value_set=first_rows)
-        keep = pc.and_(keep, pc.or_(is_first, pc.is_null(indexed.column(name))))
+        present = indexed.filter(pc.is_valid(indexed.column(name)))
+        firsts = present.group_by(name).aggregate([("__row", "min")]).column("__row_min")
+        is_first = pc.or_(pc.is_in(rows, value_set=firsts), pc.is_null(indexed.column(name)))
+        keep = pc.and_(keep, is_first)
     return keep
 
 
-def _fill(store: ObjectStore, table: pa.Table, columns: dict[str, str], created_ms: pa.Array) -> int:
-    """Bulk insert without per-record validation (seed data is trusted); returns rows dropped as duplicates."""
+def _fill(store: ObjectStore, table: pa.Table, columns: dict[str, str], created_ms: pa.Array, *,
+          dedupe: bool = True) -> pa.Table:
+    """Bulk insert without per-record validation (seed data is trusted); returns the rows kept (duplicates dropped)."""
     modified = store.meta["modified"]
     unique = [prop for prop in columns if prop in store.unique]
     renamed = pa.table({prop: pc.cast(table.column(col), pa.string()) for prop, col in columns.items()})
     renamed = renamed.append_column("__id", pc.cast(table.column("hubspot_id"), pa.string()))
     renamed = renamed.append_column("__created", created_ms)
-    kept = renamed.filter(_first_rows(renamed, unique)) if unique else renamed
+    kept = renamed.filter(_first_rows(renamed, unique)) if unique and dedupe else renamed
     ids = kept.column("__id").to_pylist()
     created = kept.column("__created").to_pylist()
     iso = _iso(kept.column("__created").combine_chunks())
@@ -86,7 +97,7 @@ def _fill(store: ObjectStore, table: pa.Table, columns: dict[str, str], created_
     store.sorted_ids = sorted(map(int, records))
     store.next_id = (store.sorted_ids[-1] + 1) if store.sorted_ids else 1
     store.version += 1
-    return len(renamed) - len(kept)
+    return kept
 
 
 def seed_state(state: HubSpotState, dataset) -> dict:
@@ -102,45 +113,44 @@ def seed_state(state: HubSpotState, dataset) -> dict:
 
 def _seed(state: HubSpotState, dataset) -> dict:
     accounts = dataset.accounts.filter(pc.is_valid(dataset.accounts.column("hubspot_id")))
-    _check_ids(_text(accounts, "hubspot_id"), "accounts")
+    accounts = _strings(accounts, ("account_id", "name", "domain", "industry", "country", "hubspot_id")) \
+        .append_column("signup_date", accounts.column("signup_date"))
+    _check_ids(accounts.column("hubspot_id"), "accounts")
     industry = state.registries["companies"].props["industry"]
     known = industry.option_values()
-    for label in sorted({i for i in _text(accounts, "industry") if i is not None} - known):
+    for label in sorted(set(pc.unique(accounts.column("industry")).drop_null().to_pylist()) - known):
         industry.options.append(Option(label, label, len(industry.options)))
     companies = state.stores["companies"]
-    skipped_companies = _fill(companies, accounts, {
+    kept_companies = _fill(companies, accounts, {
         "name": "name", "domain": "domain", "industry": "industry", "country": "country",
         "product_account_id": "account_id"}, _created_ms(accounts.column("signup_date"), 0))
 
     source = dataset.contacts.filter(pc.is_valid(dataset.contacts.column("hubspot_id")))
-    contacts_table = pa.table({name: pa.array(_text(source, name), pa.string())
-                               for name in ("account_id", "email", "first_name", "last_name", "title", "hubspot_id")})
-    _check_ids(_text(contacts_table, "hubspot_id"), "contacts")
+    contacts_table = _strings(source, ("account_id", "email", "first_name", "last_name", "title", "hubspot_id"))
+    _check_ids(contacts_table.column("hubspot_id"), "contacts")
     link = accounts.select(["account_id", "hubspot_id", "signup_date"]).rename_columns(
         ["account_id", "company_hubspot_id", "company_signup_date"])
-    link = link.set_column(0, "account_id", pc.cast(link.column("account_id"), pa.string()))
     contacts_table = contacts_table.append_column("__order", pa.array(range(len(contacts_table)), pa.int64()))
     joined = contacts_table.join(link, "account_id", join_type="left outer").sort_by("__order")
     joined = joined.set_column(joined.column_names.index("email"), "email", pc.utf8_lower(joined.column("email")))
     contacts = state.stores["contacts"]
-    skipped_contacts = _fill(contacts, joined, {
+    joined = joined.filter(_first_rows(joined, ["email"]))
+    kept_contacts = _fill(contacts, joined, {
         "email": "email", "firstname": "first_name", "lastname": "last_name", "jobtitle": "title"},
-        _created_ms(joined.column("company_signup_date"), 17))
-
-    contact_ids = pa.array(list(contacts.records), pa.string())
-    company_ids = pa.array(list(companies.records), pa.string())
+        _created_ms(joined.column("company_signup_date"), 17), dedupe=False)
     pairs = joined.select(["hubspot_id", "company_hubspot_id"])
-    pairs = pairs.filter(pc.and_(pc.is_in(pc.cast(pairs.column("hubspot_id"), pa.string()), value_set=contact_ids),
-                                 pc.is_in(pc.cast(pairs.column("company_hubspot_id"), pa.string()),
-                                          value_set=company_ids)))
-    pair_contacts = _text(pairs, "hubspot_id")
-    pair_companies = _text(pairs, "company_hubspot_id")
+    pairs = pairs.filter(pc.is_valid(pairs.column("company_hubspot_id")))
+    if len(kept_companies) != len(accounts):
+        pairs = pairs.filter(pc.is_in(pairs.column("company_hubspot_id"), value_set=kept_companies.column("__id")))
     assoc = state.associations
-    assoc.primary_company = dict(zip(pair_contacts, pair_companies))
+    assoc.primary_company = dict(zip(pairs.column("hubspot_id").to_pylist(),
+                                     pairs.column("company_hubspot_id").to_pylist()))
     assoc.by_contact = {contact: {company} for contact, company in assoc.primary_company.items()}
     grouped = pairs.group_by("company_hubspot_id").aggregate([("hubspot_id", "list")])
-    assoc.by_company = {str(company): set(map(str, members)) for company, members in
-                        zip(grouped.column("company_hubspot_id").to_pylist(), grouped.column("hubspot_id_list").to_pylist())}
+    assoc.by_company = {company: set(members) for company, members in
+                        zip(grouped.column("company_hubspot_id").to_pylist(),
+                            grouped.column("hubspot_id_list").to_pylist())}
     return {"companies": len(companies.records), "contacts": len(contacts.records),
-            "associations": len(assoc.primary_company), "skipped_duplicate_companies": skipped_companies,
-            "skipped_duplicate_emails": skipped_contacts}
+            "associations": len(assoc.primary_company),
+            "skipped_duplicate_companies": len(accounts) - len(kept_companies),
+            "skipped_duplicate_emails": len(contacts_table) - len(kept_contacts)}

@@ -231,18 +231,20 @@ SELECT *, CASE WHEN k = 0 AND account_ord % {UPPER_EVERY} = {UPPER_AT}
 FROM contact_slots;
 
 CREATE OR REPLACE TABLE contacts AS
-SELECT printf('CT-%07d', row_number() OVER (ORDER BY c.account_ord, c.k) - 1) AS contact_id, c.account_id,
-       CASE WHEN c.k = c.n_contacts - 1 AND c.account_ord > 0 AND c.account_ord % {DUPLICATE_EVERY} = {DUPLICATE_EXACT}
-              THEN p.own_email
-            WHEN c.k = c.n_contacts - 1 AND c.account_ord > 0 AND c.account_ord % {DUPLICATE_EVERY} = {DUPLICATE_UPPER}
-              THEN upper(p.own_email)
-            ELSE c.own_email END AS email,
-       c.first_name, c.last_name, c.title,
-       sfid_make('003', row_number() OVER (ORDER BY c.account_ord, c.k) - 1) AS salesforce_id,
-       ({HUBSPOT_CONTACT_BASE} + row_number() OVER (ORDER BY c.account_ord, c.k))::VARCHAR AS hubspot_id,
-       row_number() OVER (ORDER BY c.account_ord, c.k) AS _ord
-FROM contact_emails c
-LEFT JOIN contact_emails p ON p.account_ord = c.account_ord - 1 AND p.k = 0;
+WITH numbered AS (
+  SELECT c.*, p.own_email AS previous_email, row_number() OVER (ORDER BY c.account_ord, c.k) - 1 AS n
+  FROM contact_emails c
+  LEFT JOIN contact_emails p ON p.account_ord = c.account_ord - 1 AND p.k = 0
+)
+SELECT printf('CT-%07d', n) AS contact_id, account_id,
+       CASE WHEN k = n_contacts - 1 AND account_ord > 0 AND account_ord % {DUPLICATE_EVERY} = {DUPLICATE_EXACT}
+              THEN previous_email
+            WHEN k = n_contacts - 1 AND account_ord > 0 AND account_ord % {DUPLICATE_EVERY} = {DUPLICATE_UPPER}
+              THEN upper(previous_email)
+            ELSE own_email END AS email,
+       first_name, last_name, title, sfid_make('003', n) AS salesforce_id,
+       ({HUBSPOT_CONTACT_BASE} + n + 1)::VARCHAR AS hubspot_id, n AS _ord
+FROM numbered;
 """)
 
 

@@ -224,7 +224,7 @@ def add_rest_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
             cursor = emulator.open_cursor(query, rows, include_deleted)
             return page(request, version, cursor, 0)
 
-    def page(request: Request, version: str, cursor, offset: int) -> dict:
+    def page(request: Request, version: str, cursor, offset: int) -> JSONResponse:
         size = _batch_size(request)
         chunk = cursor.rows[offset: offset + size]
         request.state.records = len(chunk)
@@ -233,7 +233,7 @@ def add_rest_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
         if not body["done"]:
             endpoint = "queryAll" if cursor.include_deleted else "query"
             body["nextRecordsUrl"] = f"/services/data/{version}/{endpoint}/{cursor.locator}-{offset + size}"
-        return body
+        return JSONResponse(body)  # already JSON-native: skip FastAPI's per-value encoder on large pages
 
     def more(request: Request, version: str, locator: str):
         with emulator.lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import gc
+import ssl
 
 import duckdb
 import httpx
@@ -36,8 +37,8 @@ def close_clients():
 def admin(sandbox, method: str, path: str, json=None) -> httpx.Response:
     """Call one of the emulator's /__sandbox/ routes (TLS with the sandbox CA)."""
     env = sandbox.env()
-    with httpx.Client(base_url=env["SALESFORCE_INSTANCE_URL"], verify=env["SALESFORCE_CA_BUNDLE"],
-                      trust_env=False) as http:
+    with httpx.Client(base_url=env["SALESFORCE_INSTANCE_URL"], trust_env=False,
+                      verify=ssl.create_default_context(cafile=env["SALESFORCE_CA_BUNDLE"])) as http:
         return http.request(method, path, json=json)
 
 
@@ -45,8 +46,8 @@ def raw(sandbox, method: str, path: str, **kwargs) -> httpx.Response:
     """A plain HTTP call with the sandbox's Bearer token (for calls simple-salesforce has no method for)."""
     env = sandbox.env()
     headers = {"Authorization": f"Bearer {env['SALESFORCE_ACCESS_TOKEN']}", **kwargs.pop("headers", {})}
-    with httpx.Client(base_url=env["SALESFORCE_INSTANCE_URL"], verify=env["SALESFORCE_CA_BUNDLE"],
-                      trust_env=False) as http:
+    with httpx.Client(base_url=env["SALESFORCE_INSTANCE_URL"], trust_env=False,
+                      verify=ssl.create_default_context(cafile=env["SALESFORCE_CA_BUNDLE"])) as http:
         return http.request(method, path, headers=headers, **kwargs)
 
 
@@ -79,7 +80,7 @@ def dataset(accounts: int, contacts_per_account: int = 0, contacts: int | None =
     total = accounts * contacts_per_account if contacts is None else contacts
     con = duckdb.connect()
     con.execute(duckdb_macros())
-    account_table = con.execute(f"""
+    account_table = con.sql(f"""
         SELECT 'A-' || lpad(i::VARCHAR, 6, '0') AS account_id, 'Company ' || i AS name,
                'company-' || i || '.example.com' AS domain,
                ['FinTech', 'EdTech', 'DevTools'][i % 3 + 1] AS industry,
@@ -88,7 +89,7 @@ def dataset(accounts: int, contacts_per_account: int = 0, contacts: int | None =
                ['partner', 'organic', 'ads'][i % 3 + 1] AS referral_source,
                {_id_sql('001', f'(i + {ACCOUNT_BASE})')} AS salesforce_id
         FROM range({accounts}) t(i) ORDER BY i""").to_arrow_table()
-    contact_table = con.execute(f"""
+    contact_table = con.sql(f"""
         SELECT 'C-' || lpad(j::VARCHAR, 7, '0') AS contact_id, 'A-' || lpad((j // {per})::VARCHAR, 6, '0') AS account_id,
                'person' || j || '@company-' || (j // {per}) || '.example.com' AS email,
                'First' || j AS first_name, 'Last' || j AS last_name, 'CTO' AS title,

@@ -7,31 +7,41 @@ import duckdb
 from sqlglot import exp
 
 from segsync.segments.compiler import Compiler, utc_as_of
-from segsync.segments.history import create_membership_table, ensure_tables, record_changes
+from segsync.segments.history import (
+    create_membership_table, ensure_tables, identifier, quoted, record_flag_changes,
+)
 from segsync.segments.model import SegmentSet
 from segsync.segments.splits import split_columns
 
-WIDE_TABLE = "_segsync_wide"
+WIDE_TABLE = "_segsync_flags_new"
 
 
-def _membership_rows(segment_set: SegmentSet, run_id: str, evaluated_at: datetime) -> exp.Expression:
-    """UNION ALL of one SELECT per segment over the wide one-pass table: the long membership rows."""
+def compute_flags(con: duckdb.DuckDBPyConnection, segments: SegmentSet, as_of: datetime, table: str = WIDE_TABLE):
+    """One pass over accounts into a temp table: account_id plus one BOOLEAN column per segment."""
+    query = Compiler(segments, as_of).membership_query()
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {quoted(table)} AS {query.sql('duckdb')}")
+
+
+def membership_rows_sql(segments: SegmentSet, flags: str, run_id: str, evaluated_at: datetime) -> str:
+    """SELECT of the long membership rows (segment, account_id, split, is_holdout, run_id, evaluated_at)."""
     account_id = exp.column("account_id", quoted=True)
-    selects = []
-    for segment in segment_set:
-        split_name, holdout = split_columns(segment.split, account_id)
-        selects.append(
-            exp.select(exp.alias_(exp.Literal.string(segment.name), "segment"), account_id.copy(),
-                       exp.alias_(split_name, "split"), exp.alias_(holdout, "is_holdout"),
-                       exp.alias_(exp.Literal.string(run_id), "run_id"),
-                       exp.alias_(exp.cast(exp.Literal.string(evaluated_at.isoformat(sep=" ")),
-                                           exp.DataType.Type.TIMESTAMPTZ), "evaluated_at"))
-            .from_(WIDE_TABLE).where(exp.column(segment.name, quoted=True))
-        )
-    query = selects[0]
-    for select in selects[1:]:
-        query = exp.union(query, select, distinct=False)
-    return query
+    segment = exp.column("segment", quoted=True)
+    split_case, holdout_case = exp.Case(), exp.Case()
+    for definition in segments:
+        if definition.split is not None:
+            name_expr, holdout_expr = split_columns(definition.split, account_id)
+            is_this = exp.EQ(this=segment.copy(), expression=exp.Literal.string(definition.name))
+            split_case = split_case.when(is_this, name_expr)
+            holdout_case = holdout_case.when(is_this.copy(), holdout_expr)
+    split_expr = split_case if split_case.args.get("ifs") else exp.cast(exp.Null(), exp.DataType.Type.VARCHAR)
+    holdout_expr = exp.func("coalesce", holdout_case, exp.false()) if holdout_case.args.get("ifs") else exp.false()
+    stamp = exp.cast(exp.Literal.string(evaluated_at.isoformat(sep=" ")), exp.DataType.Type.TIMESTAMPTZ)
+    outputs = ", ".join(e.sql("duckdb") for e in (
+        segment, account_id, exp.alias_(split_expr, "split"), exp.alias_(holdout_expr, "is_holdout"),
+        exp.alias_(exp.Literal.string(run_id), "run_id"), exp.alias_(stamp, "evaluated_at")))
+    columns = ", ".join(quoted(s.name) for s in segments)
+    return (f"SELECT {outputs} FROM (UNPIVOT {quoted(flags)} ON {columns} INTO NAME segment VALUE member) "
+            "WHERE member")
 
 
 def evaluate_into(con: duckdb.DuckDBPyConnection, segments: SegmentSet, table: str, *,
@@ -42,18 +52,16 @@ def evaluate_into(con: duckdb.DuckDBPyConnection, segments: SegmentSet, table: s
     create_membership_table(con, table, temporary=temporary)
     if not len(segments):
         return {}
-    query = Compiler(segments, moment).membership_query()
-    con.execute(f'CREATE OR REPLACE TEMP TABLE "{WIDE_TABLE}" AS {query.sql("duckdb")}')
+    compute_flags(con, segments, moment)
     try:
-        rows = _membership_rows(segments, run_id, moment)
-        con.execute(f'INSERT INTO "{table}" {rows.sql("duckdb")}')
+        con.execute(f"INSERT INTO {quoted(table)} {membership_rows_sql(segments, WIDE_TABLE, run_id, moment)}")
     finally:
-        con.execute(f'DROP TABLE IF EXISTS "{WIDE_TABLE}"')
+        con.execute(f"DROP TABLE IF EXISTS {WIDE_TABLE}")
     return member_counts(con, segments, table)
 
 
 def member_counts(con: duckdb.DuckDBPyConnection, segments: SegmentSet, table: str) -> dict[str, int]:
-    counts = dict(con.execute(f'SELECT segment, count(*) FROM "{table}" GROUP BY segment').fetchall())
+    counts = dict(con.execute(f"SELECT segment, count(*) FROM {quoted(identifier(table))} GROUP BY segment").fetchall())
     return {segment.name: int(counts.get(segment.name, 0)) for segment in segments}
 
 
@@ -62,17 +70,21 @@ def evaluate(con: duckdb.DuckDBPyConnection, segments: SegmentSet, *, as_of: dat
     """Replace segment_membership with this run's members and update segment_history; members per segment."""
     moment = utc_as_of(as_of)
     ensure_tables(con)
-    staging = "_segsync_membership_new"
-    counts = evaluate_into(con, segments, staging, as_of=moment, run_id=run_id)
+    if len(segments):
+        compute_flags(con, segments, moment)
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {WIDE_TABLE} AS SELECT account_id FROM accounts LIMIT 0")
     con.execute("BEGIN TRANSACTION")
     try:
         if record_history:
-            record_changes(con, staging, run_id=run_id, at=moment)
+            record_flag_changes(con, WIDE_TABLE, segments.names, run_id=run_id, at=moment)
         con.execute("DELETE FROM segment_membership")
-        con.execute(f'INSERT INTO segment_membership SELECT * FROM "{staging}"')
-        con.execute(f'DROP TABLE "{staging}"')
+        if len(segments):
+            con.execute(f"INSERT INTO segment_membership {membership_rows_sql(segments, WIDE_TABLE, run_id, moment)}")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
-    return counts
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {WIDE_TABLE}")
+    return member_counts(con, segments, "segment_membership")

@@ -60,6 +60,22 @@ def test_unchanged_rerun_adds_no_history_and_dropped_segment_closes_its_rows(war
     con.close()
 
 
+def test_history_without_flags_table_is_rebuilt_from_open_rows(warehouse):
+    con = store.connect(warehouse)
+    con.execute("CREATE TABLE accounts AS SELECT * FROM (VALUES ('A1', 5), ('A2', 20)) t(account_id, seats)")
+    segments = load(("small", "{field: seats, op: lt, value: 10}"), ("large", "{field: seats, op: gte, value: 10}"))
+    evaluate(con, segments, as_of=T1, run_id="r1")
+    con.execute("DROP TABLE segment_membership_flags")
+    con.execute("UPDATE accounts SET seats = 30 WHERE account_id = 'A1'")
+    evaluate(con, segments, as_of=T2, run_id="r2")
+    assert con.execute("SELECT segment, account_id, entered_run_id, exited_run_id FROM segment_history "
+                       "ORDER BY ALL").fetchall() == [
+        ("large", "A1", "r2", None), ("large", "A2", "r1", None), ("small", "A1", "r1", "r2")]
+    assert con.execute("SELECT * FROM segment_membership_flags ORDER BY account_id").fetchall() == [
+        ("A1", False, True), ("A2", False, True)]
+    con.close()
+
+
 def test_record_history_false_and_evaluate_into_leave_history_alone(warehouse):
     con = store.connect(warehouse)
     con.execute("CREATE TABLE accounts AS SELECT 'A1' AS account_id, 5 AS seats")

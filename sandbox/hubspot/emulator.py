@@ -8,7 +8,7 @@ from fastapi.routing import APIRoute
 from sandbox.common import Emulator
 from sandbox.hubspot import routes_lists, routes_meta, routes_objects
 from sandbox.hubspot.errors import HubSpotError, correlation_id, error_body, validation_error
-from sandbox.hubspot.limits import DEFAULT_DAILY, DEFAULT_PER_10S, DEFAULT_SEARCH_PER_SECOND, RateLimits
+from sandbox.hubspot.limits import DEFAULT_DAILY, DEFAULT_PER_10S, DEFAULT_SEARCH_PER_SECOND, WINDOW_MS, RateLimits
 from sandbox.hubspot.properties import PropertyRegistry
 from sandbox.hubspot.records import ObjectStore, resolve_type
 from sandbox.hubspot.routes_lists import DEFAULT_MEMBERSHIP_MAX, OBJECT_TYPE_IDS
@@ -19,6 +19,7 @@ DEFAULT_TOKEN = "pat-na1-5e9c4f1a-7b2d-4c8e-9f30-2a6b1d8e4c07"
 DEFAULT_SETTINGS = {
     "access_token": DEFAULT_TOKEN,
     "rate_limit_per_10s": DEFAULT_PER_10S,
+    "rate_limit_window_ms": WINDOW_MS,  # the burst window (10 s as documented; shorter only to test rolling)
     "daily_limit": DEFAULT_DAILY,
     "search_rate_limit_per_second": DEFAULT_SEARCH_PER_SECOND,
     "list_membership_max": DEFAULT_MEMBERSHIP_MAX,
@@ -85,7 +86,7 @@ class HubSpotEmulator(Emulator):
         if unknown:
             raise ValueError(f"unknown HubSpot sandbox setting(s) {unknown}; expected {sorted(DEFAULT_SETTINGS)}")
         super().configure(settings)
-        if "rate_limit_per_10s" in settings or "search_rate_limit_per_second" in settings:
+        if set(settings) & {"rate_limit_per_10s", "rate_limit_window_ms", "search_rate_limit_per_second", "daily_limit"}:
             self.limits.reset()
 
     def error_response(self, status: int, code: str | None, message: str | None,
@@ -129,7 +130,8 @@ class HubSpotEmulator(Emulator):
     def rate_headers(self, remaining: int) -> dict[str, str]:
         per_10s, daily = int(self.setting("rate_limit_per_10s")), int(self.setting("daily_limit"))
         return {"X-HubSpot-RateLimit-Daily": str(daily), "X-HubSpot-RateLimit-Daily-Remaining": str(daily),
-                "X-HubSpot-RateLimit-Interval-Milliseconds": "10000", "X-HubSpot-RateLimit-Max": str(per_10s),
+                "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.setting("rate_limit_window_ms"))),
+                "X-HubSpot-RateLimit-Max": str(per_10s),
                 "X-HubSpot-RateLimit-Remaining": str(remaining)}
 
     def rate_limited(self, policy: str, headers: dict[str, str]) -> JSONResponse:
@@ -142,6 +144,7 @@ class HubSpotEmulator(Emulator):
         search = _is_crm_search(request)
         verdict = self.limits.admit(per_10s=int(self.setting("rate_limit_per_10s")),
                                     daily=int(self.setting("daily_limit")),
+                                    window_ms=int(self.setting("rate_limit_window_ms")),
                                     search_per_second=int(self.setting("search_rate_limit_per_second"))
                                     if search else None)
         headers = {} if search else verdict.headers  # the search endpoints send no X-HubSpot-RateLimit headers

@@ -38,14 +38,15 @@ class RateLimits:
             self._search.clear()
             self._daily = 0
 
-    def admit(self, *, per_10s: int, daily: int, search_per_second: int | None) -> Verdict:
+    def admit(self, *, per_10s: int, daily: int, search_per_second: int | None,
+              window_ms: int = WINDOW_MS) -> Verdict:
         """One call: allowed or refused (with the policy hit) and the X-HubSpot-RateLimit-* headers to send."""
         now = time.monotonic()
         with self._lock:
             today = time.strftime("%Y-%m-%d", time.gmtime())
             if today != self._day:
                 self._day, self._daily = today, 0
-            while self._burst and now - self._burst[0] >= WINDOW_MS / 1000:
+            while self._burst and now - self._burst[0] >= window_ms / 1000:
                 self._burst.popleft()
             while self._search and now - self._search[0] >= 1.0:
                 self._search.popleft()
@@ -64,7 +65,7 @@ class RateLimits:
             headers = {
                 "X-HubSpot-RateLimit-Daily": str(daily),
                 "X-HubSpot-RateLimit-Daily-Remaining": str(max(daily - self._daily, 0)),
-                "X-HubSpot-RateLimit-Interval-Milliseconds": str(WINDOW_MS),
+                "X-HubSpot-RateLimit-Interval-Milliseconds": str(window_ms),
                 "X-HubSpot-RateLimit-Max": str(per_10s),
                 "X-HubSpot-RateLimit-Remaining": str(max(per_10s - len(self._burst), 0)),
             }

@@ -136,7 +136,7 @@ class StripeEmulator(Emulator):
         if kind == "invoice":
             lines = self.invoice_lines(record)
             embedded = {"object": "list", "data": lines[:EMBEDDED_LIST_LIMIT],
-                        "has_more": len(lines) > EMBEDDED_LIST_LIMIT, "total_count": len(lines),
+                        "has_more": len(lines) > EMBEDDED_LIST_LIMIT,
                         "url": f"/v1/invoices/{record['id']}/lines"}
             return shapes.invoice(record, embedded)
         if kind == "event":
@@ -176,13 +176,14 @@ class StripeEmulator(Emulator):
                 if rest:
                     self._expand(item, rest, item.get("object", ""), full)
             return
+        key = (context, head)
+        if key == ("price", "tiers"):  # an includable property: absent unless asked for
+            obj["tiers"] = self.record("price", obj["id"]).get("tiers")
+            return
         if head not in obj:
             raise StripeError(400, f"This property cannot be expanded ({head}).", param="expand")
-        key = (context, head)
         value = obj[head]
-        if key == ("price", "tiers"):
-            obj["tiers"] = self.record("price", obj["id"]).get("tiers")
-        elif key in EXPANDABLE:
+        if key in EXPANDABLE:
             target = EXPANDABLE[key]
             if target == "discount":
                 if isinstance(value, list):

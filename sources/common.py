@@ -155,23 +155,37 @@ class BatchWriter:
     source: str
     run_id: str
     upsert: bool = True  # False: append (tables whose duplicates the build must see, e.g. usage rows)
+    replace_on: tuple[str, ...] = ()  # write(replace_keys=...) first removes every row with these column values
     written: int = 0
     duplicates: int = 0
     batches: int = 0
-    _created: bool = field(default=False, repr=False)
+    flush_rows: int = 5000  # add() collects rows and writes them in batches of at least this many
+    _pending: list = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         ensure_bookkeeping(self.con)
         ensure_table(self.con, self.table)
 
     def write(self, rows: Sequence[Mapping] | pa.Table, *, cursor: Cursor | None = None,
-              cursor_object: str | None = None) -> int:
-        """Write one batch (and the cursor reached by it) atomically; returns rows written."""
+              cursor_object: str | None = None, replace_keys: Sequence[Mapping] | None = None) -> int:
+        """Write one batch (and the cursor reached by it) atomically; returns rows written.
+
+        With `replace_on` set, rows matching `replace_keys` are removed first (e.g. a contact's old associations).
+        """
         batch = to_arrow(self.table, rows, self.run_id)
         names = ", ".join(f'"{n}"' for n in self.table.all_columns)
         self.con.execute("BEGIN TRANSACTION")
         try:
             self.con.register("_segsync_batch", batch)
+            if self.replace_on and replace_keys:
+                keys = pa.Table.from_pylist([{c: k.get(c) for c in self.replace_on} for k in replace_keys],
+                                            schema=pa.schema([(c, arrow_type(self.table.columns[c]))
+                                                              for c in self.replace_on]))
+                self.con.register("_segsync_replace", keys)
+                match = " AND ".join(f't."{c}" = r."{c}"' for c in self.replace_on)
+                self.con.execute(f'DELETE FROM "{self.table.name}" t WHERE EXISTS '
+                                 f'(SELECT 1 FROM _segsync_replace r WHERE {match})')
+                self.con.unregister("_segsync_replace")
             if self.upsert and self.table.key:
                 key_cols = ", ".join(f'"{k}"' for k in self.table.key)
                 order = f'"{self.table.updated}" DESC NULLS LAST, ' if self.table.updated else ""
@@ -199,6 +213,19 @@ class BatchWriter:
         self.written += kept
         self.batches += 1
         return kept
+
+    def add(self, rows: Sequence[Mapping]) -> None:
+        """Collect rows (e.g. several small API pages) and write once `flush_rows` have gathered."""
+        self._pending.extend(rows)
+        if len(self._pending) >= self.flush_rows:
+            self.flush()
+
+    def flush(self, *, cursor: Cursor | None = None, cursor_object: str | None = None) -> int:
+        """Write what add() collected (and the cursor, if given) as one batch."""
+        pending, self._pending = self._pending, []
+        if not pending and cursor is None:
+            return 0
+        return self.write(pending, cursor=cursor, cursor_object=cursor_object)
 
     def sweep(self, *, cursor: Cursor | None = None, cursor_object: str | None = None) -> int:
         """After a complete full load: remove rows this run did not write (they are gone upstream)."""

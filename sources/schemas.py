@@ -92,7 +92,7 @@ STRIPE_PRICE = RawTable(
         "lookup_key": "VARCHAR", "currency": "VARCHAR", "unit_amount": "DECIMAL(38,12)",
         "billing_scheme": "VARCHAR", "tiers_mode": "VARCHAR", "tiers": "TIERS", "recurring_interval": "VARCHAR",
         "recurring_interval_count": "BIGINT", "recurring_usage_type": "VARCHAR", "active": "BOOLEAN",
-        "metadata": "JSON", "created": "TIMESTAMPTZ",
+        "plan_tier": "VARCHAR", "metadata": "JSON", "created": "TIMESTAMPTZ",
     },
     key=("id",), updated="created",
 )

@@ -61,7 +61,7 @@ def build_accounts(con: duckdb.DuckDBPyConnection, config: ProjectConfig, *, as_
     build_rows(con, as_of)
     measures = load_measures(path, base_columns(con))
     stripe = config.source("stripe")
-    issues = build_data_issues(con, run_id, str(stripe.get("subscription_id_metadata_key") or "subscription_id"))
+    issues = build_data_issues(con, run_id, str(stripe.get("subscription_id_metadata_key") or "product_subscription_id"))
     select = accounts_select(measures)
     con.execute(f"CREATE OR REPLACE TEMP TABLE accounts_next AS {select}")
     present = {r[0] for r in con.execute("DESCRIBE accounts_next").fetchall()}

@@ -64,7 +64,8 @@ SELECT i.id AS item_id, i.subscription_id, i.price_id, coalesce(i.quantity, 1) A
        p.currency AS price_currency, p.billing_scheme, p.tiers_mode, p.recurring_interval,
        coalesce(p.recurring_interval_count, 1) AS interval_count,
        coalesce(p.recurring_usage_type, 'licensed') AS usage_type, p.unit_amount,
-       coalesce(json_extract_string(p.metadata, '$.plan_tier'), p.lookup_key, p.nickname, p.product_name) AS plan_name,
+       coalesce(p.plan_tier, p.product_name, p.nickname, p.lookup_key) AS plan_name,
+       p.plan_tier IS NOT NULL AS is_plan,
        i.current_period_end, p.id IS NULL AS price_missing
 FROM raw_stripe_subscription_item i LEFT JOIN raw_stripe_price p ON p.id = i.price_id;
 
@@ -104,7 +105,7 @@ WITH items AS (
            arg_max(recurring_interval, (coalesce(period_amount * monthly_factor, -1), item_id)) AS billing_interval,
            arg_max(interval_count, (coalesce(period_amount * monthly_factor, -1), item_id)) AS interval_count,
            arg_max(monthly_factor, (coalesce(period_amount * monthly_factor, -1), item_id)) AS main_factor,
-           arg_max(plan_name, (coalesce(period_amount * monthly_factor, -1), item_id)) AS plan_name
+           arg_max(plan_name, (is_plan, coalesce(period_amount * monthly_factor, -1), item_id)) AS plan_name
     FROM money_item_amounts GROUP BY subscription_id
 ), discounts AS (
     -- subscription discounts, else the customer's, `once` never counts, `repeating` until its end

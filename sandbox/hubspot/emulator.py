@@ -86,7 +86,8 @@ class HubSpotEmulator(Emulator):
         if unknown:
             raise ValueError(f"unknown HubSpot sandbox setting(s) {unknown}; expected {sorted(DEFAULT_SETTINGS)}")
         super().configure(settings)
-        if set(settings) & {"rate_limit_per_10s", "rate_limit_window_ms", "search_rate_limit_per_second", "daily_limit"}:
+        if set(settings) & {"rate_limit_per_10s", "rate_limit_window_ms", "search_rate_limit_per_second",
+                            "daily_limit"}:
             self.limits.reset()
 
     def error_response(self, status: int, code: str | None, message: str | None,

@@ -1,4 +1,4 @@
-"""HubSpot's rate limits: a rolling 10-second burst window, a daily allowance, and the search API's own per-second limit."""
+"""HubSpot rate limits: a rolling 10-second burst window, a daily allowance, the search API's per-second limit."""
 from __future__ import annotations
 
 import threading

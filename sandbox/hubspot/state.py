@@ -8,7 +8,8 @@ from sandbox.hubspot.properties import PropertyRegistry
 from sandbox.hubspot.records import OBJECT_TYPES, ObjectStore
 from sandbox.hubspot.search import SearchCache
 
-# v4 association type ids (developers.hubspot.com/docs/guides/api/crm/associations/associations-v4#association-type-id-values)
+# v4 association type ids
+# (developers.hubspot.com/docs/guides/api/crm/associations/associations-v4#association-type-id-values)
 PRIMARY_TYPE = {("companies", "contacts"): 2, ("contacts", "companies"): 1}
 UNLABELED_TYPE = {("companies", "contacts"): 280, ("contacts", "companies"): 279}
 V3_TYPE_NAME = {("companies", "contacts"): "company_to_contact", ("contacts", "companies"): "contact_to_company"}

@@ -62,7 +62,8 @@ def test_search_lists(hubspot_sandbox):
     assert [x.name for x in found.lists] == ["segsync: churn risk", "segsync: upsell"]
     assert (found.total, found.has_more, found.offset) == (3, True, 2)
     dynamic_only = lists.lists_api.do_search(ListSearchRequest(query="segsync", processing_types=["DYNAMIC"]))
-    assert [(x.name, x.additional_properties["hs_list_size"]) for x in dynamic_only.lists] == [("segsync: devtools", "2")]
+    assert [(x.name, x.additional_properties["hs_list_size"]) for x in dynamic_only.lists] == [
+        ("segsync: devtools", "2")]
 
 
 def test_memberships_add_remove_and_report_missing(hubspot_sandbox):

@@ -1,4 +1,4 @@
-"""HubSpot emulator platform: rate limits, injected faults, request log, admin seed/state, seeding speed, client factory."""
+"""HubSpot emulator platform: rate limits, faults, request log, admin seed/state, seed speed, client factory."""
 from __future__ import annotations
 
 import time

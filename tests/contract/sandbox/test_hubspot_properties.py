@@ -68,7 +68,8 @@ def test_create_property_validates_definition(hubspot_sandbox):
     assert info.value.status == 400 and "options" in body_of(info.value)["message"]
     with pytest.raises(PropertiesApiException) as info:
         make_property(crm, "bad_field", "date", "text")
-    assert info.value.status == 400 and "fieldType 'text' is not valid for type 'date'" in body_of(info.value)["message"]
+    assert info.value.status == 400
+    assert "fieldType 'text' is not valid for type 'date'" in body_of(info.value)["message"]
     with pytest.raises(PropertiesApiException) as info:
         crm.properties.core_api.create("companies", PropertyCreate(
             name="lost", label="Lost", type="string", field_type="text", group_name="no_such_group"))
@@ -119,7 +120,8 @@ def test_datetime_accepts_iso_or_epoch_ms(hubspot_sandbox):
     seed(hubspot_sandbox, 1, 0)
     crm = client(hubspot_sandbox).crm
     make_property(crm, "segment_entered_at", "datetime", "date")
-    assert write(crm, {"segment_entered_at": "2024-03-01T10:00:00Z"})["segment_entered_at"] == "2024-03-01T10:00:00.000Z"
+    assert write(crm, {"segment_entered_at": "2024-03-01T10:00:00Z"})["segment_entered_at"] == \
+        "2024-03-01T10:00:00.000Z"
     assert write(crm, {"segment_entered_at": 1709287200123})["segment_entered_at"] == "2024-03-01T10:00:00.123Z"
     assert write(crm, {"segment_entered_at": "2024-03-01T12:00:00+02:00"})["segment_entered_at"] == \
         "2024-03-01T10:00:00.000Z"

@@ -36,7 +36,8 @@ def crm(hubspot_sandbox):
 def test_comparison_operators(crm):
     assert ids(search(crm, [{"propertyName": "name", "operator": "EQ", "value": "company 3"}])) == ["1003"]
     assert len(ids(search(crm, [{"propertyName": "industry", "operator": "NEQ", "value": "FinTech"}], limit=50))) == 8
-    assert ids(search(crm, [{"propertyName": "numberofemployees", "operator": "GT", "value": "20"}])) == ["1003", "1004"]
+    assert ids(search(crm, [{"propertyName": "numberofemployees", "operator": "GT", "value": "20"}])) == \
+        ["1003", "1004"]
     assert ids(search(crm, [{"propertyName": "numberofemployees", "operator": "GTE", "value": "20"}])) == \
         ["1002", "1003", "1004"]
     assert ids(search(crm, [{"propertyName": "numberofemployees", "operator": "LT", "value": "10"}])) == ["1000"]

@@ -50,6 +50,12 @@ WITH RECURSIVE hops(id, survivor, depth) AS (
 )
 SELECT id, arg_max(survivor, depth) AS survivor FROM hops GROUP BY id;
 
+-- HubSpot: a merged-away company id -> the surviving company (hs_merged_object_ids on the survivor)
+CREATE OR REPLACE TEMP TABLE id_hs_survivor AS
+SELECT merged_id AS id, min(id) AS survivor
+FROM (SELECT id, unnest(merged_object_ids) AS merged_id FROM raw_hubspot_company WHERE NOT coalesce(archived, false))
+GROUP BY merged_id;
+
 CREATE OR REPLACE TEMP TABLE id_sf_live AS
 SELECT * FROM raw_salesforce_account WHERE NOT coalesce(is_deleted, false) AND master_record_id IS NULL;
 

@@ -32,7 +32,9 @@ WITH sf AS (
            c.updated_at
     FROM raw_hubspot_contact c
     LEFT JOIN raw_hubspot_company_contact a ON a.contact_id = c.id
-    LEFT JOIN id_match m ON m.source = 'hubspot' AND m.status = 'matched' AND m.record_id = a.company_id
+    LEFT JOIN id_hs_survivor sv ON sv.id = a.company_id
+    LEFT JOIN id_match m ON m.source = 'hubspot' AND m.status = 'matched'
+          AND m.record_id = coalesce(sv.survivor, a.company_id)
     WHERE NOT coalesce(c.archived, false)
     GROUP BY ALL
 )

@@ -78,3 +78,17 @@ def shape_problems(actual, expected, model=None, path: str = "") -> list[str]:
 def plain(obj):
     """A StripeObject as plain JSON data."""
     return json.loads(json.dumps(obj.to_dict() if hasattr(obj, "to_dict") else obj, default=str))
+
+
+def list_all(client, path: str, **params) -> list[dict]:
+    """Every object of a list endpoint as plain dicts, paged with starting_after through the client's own transport
+    (raw_request skips building typed objects, which is what makes full scans slow)."""
+    objects: list[dict] = []
+    cursor = None
+    while True:
+        extra = {"starting_after": cursor} if cursor else {}
+        page = client.raw_request("get", path, limit=100, **params, **extra).data
+        objects += page["data"]
+        if not page["has_more"]:
+            return objects
+        cursor = page["data"][-1]["id"]

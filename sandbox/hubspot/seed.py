@@ -72,6 +72,15 @@ def _first_rows(table: pa.Table, columns: list[str]) -> pa.Array:
     return keep
 
 
+def _shared_strings(column: pa.ChunkedArray) -> list:
+    """Column values as Python strings; a low-cardinality column reuses one object per distinct value."""
+    values = column.to_pylist()
+    if pc.count_distinct(column).as_py() * 4 < len(values):
+        shared = {v: v for v in set(values)}
+        values = [shared[v] for v in values]
+    return values
+
+
 def _fill(store: ObjectStore, table: pa.Table, columns: dict[str, str], created_ms: pa.Array, *,
           dedupe: bool = True) -> pa.Table:
     """Bulk insert without per-record validation (seed data is trusted); returns the rows kept (duplicates dropped)."""
@@ -85,7 +94,7 @@ def _fill(store: ObjectStore, table: pa.Table, columns: dict[str, str], created_
     created = kept.column("__created").to_pylist()
     iso = _iso(kept.column("__created").combine_chunks())
     names = list(columns)
-    values = [kept.column(n).to_pylist() for n in names]
+    values = [_shared_strings(kept.column(n)) for n in names]
     records = store.records
     for rid, ms, stamp, *row in zip(ids, created, iso, *values):
         props = dict(zip(names, row))

@@ -56,16 +56,13 @@ def _describe(con, name: str, sample: int) -> PreviewResult:
     if last is None:
         return result
     result.last_run_id = last
-    changes = {}
     for change, left, right in (("entered", PREVIEW_TABLE, "segment_membership"),
                                 ("exited", "segment_membership", PREVIEW_TABLE)):
-        rows = con.execute(
-            f'SELECT account_id, count(*) OVER () FROM (SELECT account_id FROM "{left}" WHERE segment = ? '
-            f'EXCEPT SELECT account_id FROM "{right}" WHERE segment = ?) ORDER BY account_id LIMIT ?',
-            [name, name, sample]).fetchall()
-        changes[change] = rows
-    result.entered = [r[0] for r in changes["entered"]]
-    result.entered_count = int(changes["entered"][0][1]) if changes["entered"] else 0
-    result.exited = [r[0] for r in changes["exited"]]
-    result.exited_count = int(changes["exited"][0][1]) if changes["exited"] else 0
+        difference = (f'SELECT account_id FROM "{left}" WHERE segment = $name '
+                      f'EXCEPT SELECT account_id FROM "{right}" WHERE segment = $name')
+        count = con.execute(f"SELECT count(*) FROM ({difference})", {"name": name}).fetchone()[0]
+        accounts = [r[0] for r in con.execute(f"{difference} ORDER BY account_id LIMIT $limit",
+                                              {"name": name, "limit": sample}).fetchall()]
+        setattr(result, change, accounts)
+        setattr(result, f"{change}_count", int(count))
     return result

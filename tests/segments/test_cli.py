@@ -92,7 +92,7 @@ def test_segment_fixture_tests_of_the_repository_pass(monkeypatch):
     monkeypatch.chdir(ROOT)
     result = run("test", *NO_CONFIG)
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == "60 passed, 0 failed"
+    assert result.output.splitlines()[-1] == "63 passed, 0 failed"
 
 
 def test_schema_command_prints_the_json_schema(monkeypatch):

@@ -107,6 +107,9 @@ def test_preview_reports_size_splits_sample_and_change_since_last_run(con, segme
     second = preview(con, segments, "risky", as_of=AS_OF, sample=5)
     assert (second.size, second.last_run_id) == (1, "r1")
     assert (second.entered, second.entered_count, second.exited, second.exited_count) == (["A3"], 1, ["A1"], 1)
+    counts_only = preview(con, segments, "risky", as_of=AS_OF, sample=0)
+    assert (counts_only.entered, counts_only.entered_count, counts_only.exited_count, counts_only.sample) == (
+        [], 1, 1, [])
     assert con.execute("SELECT account_id FROM segment_membership WHERE segment = 'risky'").fetchall() == [("A1",)]
     assert con.execute("SELECT segment, account_id FROM segment_history ORDER BY ALL").fetchall() == [
         ("risky", "A1"), ("risky_only", "A1"), ("risky_only", "A3"), ("vip", "A2")]  # preview wrote nothing

@@ -85,6 +85,12 @@ class HubSpotEmulator(Emulator):
         unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
         if unknown:
             raise ValueError(f"unknown HubSpot sandbox setting(s) {unknown}; expected {sorted(DEFAULT_SETTINGS)}")
+        for name, value in settings.items():
+            if name == "access_token":
+                if not isinstance(value, str) or not value.strip():
+                    raise ValueError("HubSpot sandbox setting access_token must be a non-empty string")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"HubSpot sandbox setting {name}={value!r} must be a positive integer")
         super().configure(settings)
         if set(settings) & {"rate_limit_per_10s", "rate_limit_window_ms", "search_rate_limit_per_second",
                             "daily_limit"}:

@@ -60,6 +60,14 @@ def test_default_limits_are_the_private_app_ones(hubspot_sandbox):
     assert response.headers["X-HubSpot-RateLimit-Daily-Remaining"] == "649999"
 
 
+def test_settings_are_checked(hubspot_sandbox):
+    with pytest.raises(ValueError, match="unknown HubSpot sandbox setting"):
+        configure(hubspot_sandbox, rate_limit=5)
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        configure(hubspot_sandbox, rate_limit_per_10s=0)
+    assert emulator(hubspot_sandbox).setting("rate_limit_per_10s") == 190
+
+
 def test_daily_allowance(hubspot_sandbox):
     configure(hubspot_sandbox, daily_limit=2)
     assert [raw(hubspot_sandbox, "GET", "/crm/v3/lists/").status_code for _ in range(3)] == [200, 200, 429]

@@ -77,6 +77,18 @@ def test_sort_paging_and_properties(crm):
     assert ids(text) == ["1001"]
 
 
+def test_keyset_paging_by_record_id(crm):
+    seen, last = [], "0"
+    while True:
+        page = search(crm, [{"propertyName": "hs_object_id", "operator": "GT", "value": last}],
+                      sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}], limit=5)
+        if not page.results:
+            break
+        seen += ids(page)
+        last = page.results[-1].id
+    assert seen == [str(1000 + i) for i in range(12)]
+
+
 def test_incremental_slice_by_modification_date(crm):
     time.sleep(0.01)  # the fixture's own writes land before the cutoff
     cutoff = int(time.time() * 1000)

@@ -1,6 +1,8 @@
 """CRM v3 object routes: list, get, create, update, archive, batch read/create/update/upsert/archive, merge, search."""
 from __future__ import annotations
 
+from collections import Counter
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -35,7 +37,7 @@ def _not_found_error(store: ObjectStore, ids: list[str]) -> dict:
                           f"Check that ids are valid.", {"ids": ids})
 
 
-def _fault_errors(emu, records: list[tuple[str, Record]]) -> tuple[list[tuple[str, Record]], list[dict]]:
+def _fault_errors(emu, records: list[tuple[object, Record]]) -> tuple[list[tuple[object, Record]], list[dict]]:
     """Split writes into those to do and per-record injected failures (grouped by code, HubSpot's 207 shape)."""
     keep, failed = [], {}
     for key, record in records:
@@ -188,7 +190,7 @@ def register(router: APIRouter, emu) -> None:
             store = emu.store(object_type)
             inputs = batch_inputs(body, request)
             keys = [str(item.get("id", "")) for item in inputs]
-            dupes = sorted({k for k in keys if keys.count(k) > 1})
+            dupes = sorted(k for k, n in Counter(keys).items() if n > 1)
             if dupes:
                 raise validation_error(f"Duplicate IDs found in batch input: {dupes}. IDs must be unique",
                                        context={"ids": dupes})
@@ -202,7 +204,7 @@ def register(router: APIRouter, emu) -> None:
                 else:
                     _raise_conflicts(store, store.unique_conflicts(values, record.id), status=400)
                     found.append(((key, values), record))
-            todo, errors = _fault_errors(emu, [((k, v), r) for (k, v), r in found])
+            todo, errors = _fault_errors(emu, found)
             results = []
             for (key, values), record in todo:
                 store.apply(record, values)

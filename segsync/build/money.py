@@ -98,7 +98,7 @@ FROM money_items m LEFT JOIN graduated g USING (item_id) LEFT JOIN volume v USIN
 CREATE OR REPLACE TEMP TABLE money_subscriptions AS
 WITH items AS (
     SELECT subscription_id,
-           sum(period_amount * monthly_factor) AS gross_monthly,
+           sum(CAST(period_amount * monthly_factor AS DECIMAL(38, 12))) AS gross_monthly,
            min(current_period_end) AS item_period_end,
            sum(CASE WHEN usage_type <> 'metered' THEN quantity END) AS seats,
            count(*) FILTER (WHERE usage_type = 'metered') AS metered_items,
@@ -133,8 +133,8 @@ SELECT s.id AS subscription_id, s.customer_id, s.status, upper(s.currency) AS cu
        i.gross_monthly, i.seats, i.metered_items, i.billing_interval, i.interval_count, i.plan_name,
        coalesce(d.percent_factor, 1) AS percent_factor, coalesce(d.amount_off, 0) AS amount_off,
        coalesce(d.foreign_amount_off, 0) AS foreign_amount_off,
-       greatest(0, coalesce(i.gross_monthly, 0) * coalesce(d.percent_factor, 1)
-                   - coalesce(d.amount_off, 0) * coalesce(i.main_factor, 1)) AS mrr_exact
+       CAST(greatest(0, coalesce(i.gross_monthly, 0) * coalesce(d.percent_factor, 1)
+                        - coalesce(d.amount_off, 0) * coalesce(i.main_factor, 1)) AS DECIMAL(38, 12)) AS mrr_exact
 FROM raw_stripe_subscription s
 LEFT JOIN items i ON i.subscription_id = s.id
 LEFT JOIN discounts d ON d.subscription_id = s.id;
@@ -184,7 +184,8 @@ FROM per_account a FULL JOIN customers c USING (account_id);
 -- reporting currency: each subscription converted with an explicit rate, never summed across currencies otherwise
 CREATE OR REPLACE TEMP TABLE money_reporting AS
 SELECT c.account_id,
-       CASE WHEN bool_and(r.rate IS NOT NULL) THEN sum(s.mrr_exact / pow(10, coalesce(e.exponent, 2)) * r.rate) END
+       CASE WHEN bool_and(r.rate IS NOT NULL)
+            THEN sum(CAST(s.mrr_exact / pow(10, coalesce(e.exponent, 2)) * r.rate AS DECIMAL(38, 12))) END
            AS mrr_reporting,
        list(DISTINCT s.currency) FILTER (WHERE r.rate IS NULL) AS missing_rates
 FROM money_subscriptions s

@@ -8,7 +8,7 @@ from segsync.segments.model import (
     Trend, parse_duration,
 )
 from segsync.segments.sqlcheck import closest, parse_condition_sql
-from segsync.segments.values import EXPECTED, ValueProblem, coerce, describe_yaml_reading, text_of
+from segsync.segments.values import EXPECTED, ValueProblem, coerce, text_of
 from segsync.segments.yamlnodes import Node, join_path
 
 GROUP_KEYS = ("all", "any", "not")
@@ -293,5 +293,3 @@ def _value_expectation(op: str, kind: str) -> str:
         return "[low, high]"
     return EXPECTED.get(kind, f"a {kind} value")
 
-
-__all__ = ["ConditionChecker", "describe_yaml_reading"]

@@ -9,7 +9,7 @@ import duckdb
 from sqlglot import exp
 
 from segsync.segments.compiler import Compiler
-from segsync.segments.model import Duration, Group, Leaf, SegmentRef, SegmentSet, SqlLeaf, Trend
+from segsync.segments.model import Duration, Group, Leaf, SegmentRef, SegmentSet, Trend
 from segsync.segments.splits import bucket_for
 
 

@@ -54,10 +54,11 @@ def flag_changes(con: duckdb.DuckDBPyConnection, old_flags: str | None, new_flag
         source = (f"{quoted(new_flags)} AS n FULL JOIN {quoted(old_flags)} AS o USING (account_id)" if old_flags
                   else f"{quoted(new_flags)} AS n")
         columns = ", ".join(quoted(n) for n in segments + gone)
+        any_change = " OR ".join(f"{quoted(n)} <> 0" for n in segments + gone)
         con.execute(f"""
             INSERT INTO {CHANGES_TABLE}
             SELECT segment, account_id, delta > 0 FROM (
-                UNPIVOT (SELECT account_id, {", ".join(deltas)} FROM {source})
+                UNPIVOT (SELECT * FROM (SELECT account_id, {", ".join(deltas)} FROM {source}) WHERE {any_change})
                 ON {columns} INTO NAME segment VALUE delta)
             WHERE delta <> 0""")
     rows = con.execute(f"SELECT segment, entered, count(*) FROM {CHANGES_TABLE} GROUP BY ALL").fetchall()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Union
 
@@ -225,5 +224,3 @@ def walk(condition: Condition):
 def references(condition: Condition) -> list[SegmentRef]:
     return [node for node in walk(condition) if isinstance(node, SegmentRef)]
 
-
-AnyDate = Union[date, datetime]

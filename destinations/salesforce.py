@@ -37,6 +37,7 @@ DEFAULT_BULK_THRESHOLD = 2000  # Salesforce: more than 2,000 records is a Bulk A
 DEFAULT_API_SHARE = 0.5  # share of the org's daily API allowance segsync may use
 DEFAULT_RATE = (25, 1.0)  # calls per second per credential (Salesforce limits concurrency, not rate)
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _SF_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
 
 
@@ -65,6 +66,7 @@ class SalesforceDestination(TargetBase):
         self.channel = "sobject-collections"
         self.api_usage: tuple[int, int] | None = None  # (used, allowed) from the last Sforce-Limit-Info
         self.last_headers: Mapping[str, str] = {}
+        self.write_requests = 0
         self.describe: dict[str, dict] | None = None
         self._sf = None
 
@@ -89,6 +91,9 @@ class SalesforceDestination(TargetBase):
     def _observe(self, response: requests.Response, *_args, **_kwargs) -> None:
         """Every response: remember headers (Retry-After) and the org's API usage (Sforce-Limit-Info)."""
         self.last_headers = response.headers
+        if response.request.method in WRITE_METHODS and "/query" not in response.request.path_url \
+                and not (response.request.method == "POST" and "/composite/sobjects/" in response.request.path_url):
+            self.write_requests += 1
         match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
         if match:
             self.api_usage = (int(match.group(1)), int(match.group(2)))

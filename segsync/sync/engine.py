@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from segsync.errors import FatalError
+from segsync.errors import FatalError, InputError, RemoteError
 from segsync.redact import redact
 from segsync.retry import RetryPolicy
 from segsync.sync.planner import SyncPlan
@@ -49,6 +49,7 @@ class CountingDestination:
         self.inner = inner
         self.name = inner.name
         self.write_calls = 0
+        self.start = getattr(inner, "write_requests", None) or 0
 
     def batch_key(self, change: Change) -> Hashable:
         return self.inner.batch_key(change)
@@ -57,8 +58,19 @@ class CountingDestination:
         return self.inner.max_batch(key)
 
     def send(self, key: Hashable, batch: Sequence[Change]) -> list[Result]:
+        try:
+            results = self.inner.send(key, batch)
+        except RemoteError as exc:
+            if exc.status is not None:  # the vendor answered, so the call was made; local refusals made none
+                self.write_calls += self.inner.calls_per_batch(key)
+            raise
         self.write_calls += self.inner.calls_per_batch(key)
-        return self.inner.send(key, batch)
+        return results
+
+    def made(self) -> int:
+        """Write calls made: the destination's own count when it keeps one, else the per-batch estimate."""
+        counted = getattr(self.inner, "write_requests", None)
+        return counted - self.start if counted is not None else self.write_calls
 
     def reauthenticate(self) -> None:
         self.inner.reauthenticate()
@@ -91,14 +103,23 @@ def redirect_changes(con: duckdb.DuckDBPyConnection, destination: str, run_id: s
     moved = []
     for result, change in pairs:
         record_redirect(con, destination, change.target, change.key, result.redirect_to)
+        already = con.execute("""SELECT count(*) FROM sync_plan WHERE destination = ? AND run_id = ? AND target = ?
+                                 AND record_key = ?""",
+                              [destination, run_id, change.target, result.redirect_to]).fetchone()[0]
+        if already:  # the survivor is planned in this run anyway: drop the loser's row, send nothing twice
+            con.execute("DELETE FROM sync_plan WHERE destination = ? AND run_id = ? AND target = ? AND record_key = ?",
+                        [destination, run_id, change.target, change.key])
+            continue
         con.execute("""
             UPDATE sync_plan SET record_key = ? WHERE destination = ? AND run_id = ? AND target = ? AND record_key = ?
         """, [result.redirect_to, destination, run_id, change.target, change.key])
         con.execute("""
-            INSERT OR IGNORE INTO sync_state (destination, target, record_key, account_id, status, attempts, run_id,
-                                              pending_op, pending_hash, updated_at)
-            SELECT destination, target, record_key, account_id, 'pending', 1, run_id, op, new_hash, ?
-            FROM sync_plan WHERE destination = ? AND run_id = ? AND target = ? AND record_key = ?
+            INSERT INTO sync_state (destination, target, record_key, account_id, status, attempts, run_id,
+                                    pending_op, pending_hash, updated_at)
+            SELECT p.destination, p.target, p.record_key, p.account_id, 'pending', 1, p.run_id, p.op, p.new_hash, ?
+            FROM sync_plan p WHERE p.destination = ? AND p.run_id = ? AND p.target = ? AND p.record_key = ?
+              AND NOT EXISTS (SELECT 1 FROM sync_state s WHERE s.destination = p.destination AND s.target = p.target
+                              AND s.record_key = p.record_key)
         """, [now_utc(), destination, run_id, change.target, result.redirect_to])
         moved.append(Change(change.target, result.redirect_to, change.op, change.new, change.old, change.account_id))
     return moved
@@ -130,17 +151,18 @@ def apply_plan(con: duckdb.DuckDBPyConnection, plan: SyncPlan, target, *, policy
     changes = load_changes(con, target, plan.run_id)
     if changes:
         target.begin(len(changes))
-        target.prepare(sorted({c.target for c in changes}))
         mark_pending(con, plan.destination, plan.run_id)
         try:
+            target.prepare(sorted({c.target for c in changes}))
             apply_changes(sender, changes, policy=policy, limiter=target.limiter, record_retries=record_retries,
                           on_batch=on_batch)
-        except FatalError as exc:
+        except (FatalError, InputError) as exc:
             blocked = redact(f"{plan.destination} stopped: {exc}")
-            counts["retry"] += release_pending(con, plan.destination, plan.run_id, blocked, exc.code)
+            counts["retry"] += release_pending(con, plan.destination, plan.run_id, blocked,
+                                               getattr(exc, "code", None))
     return SyncReport(destination=plan.destination, adds=plan.adds, updates=plan.updates, removes=plan.removes,
                       synced=counts["synced"] + counts["skipped"], rejected=counts["rejected"],
-                      retry=counts["retry"], write_calls=sender.write_calls, redirected=redirected,
+                      retry=counts["retry"], write_calls=sender.made(), redirected=redirected,
                       blocked_reason=blocked)
 
 

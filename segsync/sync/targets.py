@@ -101,6 +101,7 @@ class TargetBase:
     type: ClassVar[str] = ""
     mode: str = "membership"
     limiter: RateLimiter | None = None
+    write_requests: int | None = None  # a destination that counts its own write HTTP requests sets an int here
 
     def change_for(self, op: Op, target: str, key: str, new: Mapping | None, old: Mapping | None,
                    account_id: str | None) -> Change:

@@ -94,6 +94,11 @@ def clear_log(sandbox) -> None:
     emulator(sandbox).log.clear()
 
 
+def clear_faults(sandbox) -> None:
+    emulator(sandbox).faults.clear()
+
+
 CASE = ContractCase(name="salesforce", sandbox="sf_sandbox", settings=SETTINGS, seed=seed, observed=observed,
                     write_calls=write_calls, min_calls=min_calls, reject_record=reject_record,
-                    transient_record=transient_record, call_fault=call_fault, clear_log=clear_log)
+                    transient_record=transient_record, call_fault=call_fault, clear_log=clear_log,
+                    clear_faults=clear_faults)

@@ -37,6 +37,7 @@ class ContractCase:
     transient_record: Callable[[Any, str, int], None]  # (sandbox, account_id, times): per-record retryable fault
     call_fault: Callable[[Any, int, int | None], None]  # (sandbox, status, times): whole-call fault on writes
     clear_log: Callable[[Any], None]
+    clear_faults: Callable[[Any], None]
     sizes: tuple[int, ...] = (1, 199, 200, 201, 5000)
     extra: dict = field(default_factory=dict)
 

@@ -75,7 +75,7 @@ def test_every_call_fails_then_the_next_run_sends_everything(case, sandbox, con)
     _plan, report = sync(con, case, sandbox.env(), "r1", SEGS)
     assert report.synced == 0 and report.retry > 0
     assert case.observed(sandbox, SEGMENT_NAMES) == {name: set() for name in SEGMENT_NAMES}
-    sandbox[case.extra.get("vendor", case.name)].faults.clear()
+    case.clear_faults(sandbox)
     plan2, report2 = sync(con, case, sandbox.env(), "r2", SEGS)
     assert report2.synced == plan2.total == report.retry and report2.retry == 0
     assert case.observed(sandbox, SEGMENT_NAMES) == expected(members)

@@ -10,15 +10,31 @@ from segsync.segments.compiler import Compiler, utc_as_of
 from segsync.segments.history import (
     create_membership_table, ensure_tables, identifier, quoted, record_flag_changes,
 )
-from segsync.segments.model import SegmentSet
+from segsync.errors import InputError, Problem
+from segsync.segments.model import SegmentSet, Trend, walk
+from segsync.store import table_exists
 from segsync.segments.splits import split_columns
 
 WIDE_TABLE = "_segsync_flags_new"
 
 
+def require_inputs(con: duckdb.DuckDBPyConnection, segments: SegmentSet, compiler: Compiler) -> None:
+    """A clear error (naming the segment files) when `accounts` or a needed `account_daily_usage` is missing."""
+    needed = ["accounts"] + (["account_daily_usage"] if compiler.trend_columns else [])
+    missing = [table for table in needed if not table_exists(con, table)]
+    if missing:
+        users = [s for s in segments if any(isinstance(n, Trend) for n in walk(s.where))]
+        files = users if missing == ["account_daily_usage"] else list(segments)
+        raise InputError([Problem(str(s.source_file), f"the warehouse has no {' / '.join(missing)} table",
+                                  line=s.line, expected="a built warehouse (run `segsync run` first)")
+                          for s in files[:1]])
+
+
 def compute_flags(con: duckdb.DuckDBPyConnection, segments: SegmentSet, as_of: datetime, table: str = WIDE_TABLE):
     """One pass over accounts into a temp table: account_id plus one BOOLEAN column per segment."""
-    query = Compiler(segments, as_of).membership_query()
+    compiler = Compiler(segments, as_of)
+    query = compiler.membership_query()
+    require_inputs(con, segments, compiler)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {quoted(table)} AS {query.sql('duckdb')}")
 
 

@@ -9,6 +9,7 @@ import duckdb
 from sqlglot import exp
 
 from segsync.segments.compiler import Compiler
+from segsync.segments.evaluate import require_inputs
 from segsync.segments.model import Duration, Group, Leaf, SegmentRef, SegmentSet, Trend
 from segsync.segments.splits import bucket_for
 
@@ -97,6 +98,7 @@ def explain(con: duckdb.DuckDBPyConnection, segments: SegmentSet, segment_name: 
     matched_alias = collector.add(compiler.raw(segment_name))
     better = compiler.segments.outranked_by(segment_name)
     better_aliases = [(b.name, collector.add(compiler.raw(b.name))) for b in better]
+    require_inputs(con, segments, compiler)
     query = compiler.from_accounts(exp.select(*collector.outputs)).where(
         exp.EQ(this=compiler.column("account_id"), expression=exp.Literal.string(account_id)))
     cursor = con.execute(query.sql("duckdb"))

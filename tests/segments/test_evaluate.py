@@ -4,6 +4,8 @@ from datetime import datetime, timezone
 import duckdb
 import pytest
 
+from segsync.errors import InputError
+
 from segsync import store
 from segsync.segments import evaluate, evaluate_into, membership_changes
 from segsync.segments.model import Split, SplitBucket
@@ -176,3 +178,18 @@ def test_membership_evaluated_at_is_the_as_of(as_of):
     con = scratch_db(accounts({"A1": 5}))
     evaluate_into(con, load(("small", "{field: seats, op: lt, value: 10}")), "m", as_of=as_of, run_id="x")
     assert con.execute("SELECT evaluated_at FROM m").fetchall() == [(as_of,)]
+
+
+def test_missing_input_tables_name_the_segment_file():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE accounts AS SELECT 'A1' AS account_id, 5 AS seats")
+    segments = load(("plain", "{field: seats, op: lt, value: 10}"),
+                    ("falling", "{trend: {measure: usage_count, period: 7d, dropping: 2}}"))
+    with pytest.raises(InputError) as info:
+        evaluate_into(con, segments, "m", as_of=T1)
+    assert [str(p) for p in info.value.problems] == [
+        "seg1.yaml:1: the warehouse has no account_daily_usage table; expected a built warehouse "
+        "(run `segsync run` first)"]
+    with pytest.raises(InputError) as info:
+        evaluate_into(duckdb.connect(), load(("plain", "{field: seats, op: lt, value: 10}")), "m", as_of=T1)
+    assert [p.message for p in info.value.problems] == ["the warehouse has no accounts table"]

@@ -160,13 +160,13 @@ def test_seeding_100k_companies_and_350k_contacts_is_fast(hubspot_sandbox):
     data = dataset(100_000, 4)
     data.contacts = data.contacts.slice(0, 350_000)
     target = emulator(hubspot_sandbox)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU seconds: stable on a shared, loaded machine (wall time is not)
     with target.lock:
         counts = target.seed(data)
-    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - started
     assert counts == {"companies": 100_000, "contacts": 350_000, "associations": 350_000,
                       "skipped_duplicate_companies": 0, "skipped_duplicate_emails": 0}
-    assert elapsed < 20, f"seeding took {elapsed:.1f} s"
+    assert cpu < 10, f"seeding took {cpu:.1f} CPU seconds"
     page = client(hubspot_sandbox).crm.companies.basic_api.get_page(limit=100, after="100950")
     assert [r.id for r in page.results][:2] == ["100950", "100951"]
 

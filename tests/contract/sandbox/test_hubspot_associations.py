@@ -72,3 +72,16 @@ def test_v3_batch_read(hubspot_sandbox):
         inputs=[PublicObjectId(id="50000"), PublicObjectId(id="50003")]))
     assert [(r._from.id, [(t.id, t.type) for t in r.to]) for r in response.results] == [
         ("50000", [("1000", "contact_to_company")]), ("50003", [("1001", "contact_to_company")])]
+
+
+def test_remove_association_and_v3_list(hubspot_sandbox):
+    seed(hubspot_sandbox, 1, 3)
+    v4 = client(hubspot_sandbox).crm.associations.v4
+    v4.basic_api.archive("companies", "1000", "contacts", "50001")
+    assert [r.to_object_id for r in v4.basic_api.get_page("companies", "1000", "contacts").results] == \
+        ["50000", "50002"]
+    listed = raw(hubspot_sandbox, "GET", "/crm/v3/objects/contacts/50002/associations/companies")
+    assert listed.status_code == 200
+    assert listed.json() == {"results": [{"id": "1000", "type": "contact_to_company"}]}
+    assert raw(hubspot_sandbox, "GET", "/crm/v3/objects/contacts/50001/associations/companies").json() == \
+        {"results": []}

@@ -150,3 +150,22 @@ def test_deleted_list_is_gone(hubspot_sandbox):
     with pytest.raises(NotFoundException):
         lists.lists_api.get_by_id(list_id)
     assert manual_list(lists, "temporary").list_id != list_id
+
+
+def test_rename_record_memberships_and_remove_all(hubspot_sandbox):
+    seed(hubspot_sandbox, 3, 0)
+    lists = client(hubspot_sandbox).crm.lists
+    first = manual_list(lists, "first").list_id
+    second = manual_list(lists, "second").list_id
+    lists.memberships_api.add(first, ["1000", "1001"])
+    lists.memberships_api.add(second, ["1001"])
+    renamed = lists.lists_api.update_name(first, list_name="first renamed").updated_list
+    assert (renamed.list_id, renamed.name) == (first, "first renamed")
+    with pytest.raises(ApiException) as info:
+        lists.lists_api.update_name(second, list_name="FIRST RENAMED")
+    assert info.value.status == 400
+    of_record = lists.memberships_api.get_lists("0-2", "1001")
+    assert sorted(m.list_id for m in of_record.results) == sorted([first, second]) and of_record.total == 2
+    lists.memberships_api.remove_all(first)
+    assert lists.lists_api.get_by_id(first).list.size == 0
+    assert [m.list_id for m in lists.memberships_api.get_lists("0-2", "1001").results] == [second]

@@ -10,7 +10,14 @@ from hubspot.crm.companies import (
     SimplePublicObjectBatchInputUpsert,
 )
 from hubspot.crm.properties import ApiException as PropertiesApiException
-from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyGroupCreate, PropertyUpdate
+from hubspot.crm.properties import (
+    BatchReadInputPropertyName,
+    OptionInput,
+    PropertyCreate,
+    PropertyGroupCreate,
+    PropertyName,
+    PropertyUpdate,
+)
 from hubspot.crm.properties.exceptions import NotFoundException
 
 from tests.contract.sandbox.hubspot_helpers import body_of, client, seed
@@ -151,3 +158,18 @@ def test_custom_unique_property_works_as_id_property(hubspot_sandbox):
     with pytest.raises(ApiException) as info:
         write(crm, {"billing_key": "cus_1"}, record_id="1000")
     assert info.value.status == 400 and "Existing ID: 1001" in body_of(info.value)["message"]
+
+
+def test_batch_read_and_archive_properties(hubspot_sandbox):
+    crm = client(hubspot_sandbox).crm
+    make_property(crm, "segment_score", "number", "number")
+    read = crm.properties.batch_api.read("companies", BatchReadInputPropertyName(
+        archived=False, inputs=[PropertyName(name="industry"), PropertyName(name="nope")]))
+    assert [p.name for p in read.results] == ["industry"]
+    assert read.errors[0].category == "OBJECT_NOT_FOUND" and read.errors[0].context == {"properties": ["nope"]}
+    crm.properties.core_api.archive("companies", "segment_score")
+    with pytest.raises(NotFoundException):
+        crm.properties.core_api.get_by_name("companies", "segment_score")
+    with pytest.raises(PropertiesApiException) as info:
+        crm.properties.core_api.archive("companies", "industry")
+    assert info.value.status == 400 and "HubSpot-defined" in body_of(info.value)["message"]

@@ -50,6 +50,7 @@ def make_tls(state_dir: Path) -> TLSFiles:
     """A local CA and a server certificate for 127.0.0.1/localhost, written under state_dir."""
     import trustme
 
+    state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA(organization_name="segsync sandbox CA")
     cert = ca.issue_cert("127.0.0.1", "localhost")

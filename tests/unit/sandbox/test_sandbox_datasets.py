@@ -137,13 +137,15 @@ def test_synthetic_shape_counts_and_determinism():
 
 
 def test_synthetic_100k_accounts_in_well_under_30_seconds():
-    started = time.perf_counter()
+    """Measured in CPU seconds of this process, so a busy shared machine does not make it flaky (bench/seed.py
+    reports wall time)."""
+    started = time.process_time()
     big = load_dataset({"dataset": "synthetic", "accounts": 100_000, "seed": 7, "today": TODAY.isoformat()})
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     counts = big.counts()
     assert counts["accounts"] == 100_000 and counts["feature_usage"] == 2_000_000
     assert 330_000 <= counts["contacts"] <= 370_000 and 280_000 <= counts["subscriptions"] <= 320_000
-    assert elapsed < 30, f"generating 100,000 accounts took {elapsed:.1f} s"
+    assert elapsed < 30, f"generating 100,000 accounts took {elapsed:.1f} CPU seconds"
     datasets._cache.clear()
 
 

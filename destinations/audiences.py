@@ -37,6 +37,15 @@ def check_template(name: str, template: object, key: str = "list_name") -> str:
     return template
 
 
+def batch_size(name: str, settings: Mapping[str, Any], key: str, maximum: int) -> int:
+    """An optional smaller batch (e.g. to keep payloads small); never above the vendor's documented maximum."""
+    value = settings.get(key, maximum)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise InputError([Problem("segsync.yaml", "batch size out of range", path=f"destinations.{name}.{key}",
+                                  value=value, expected=f"an integer from 1 to {maximum} (the documented maximum)")])
+    return value
+
+
 def segment_targets(segments: Any, destination: str, template: str, override_key: str) -> dict[str, str]:
     """Segment name -> list/tag name for every segment routed to `destination` (per-segment override wins)."""
     mapping: dict[str, str] = {}
@@ -44,6 +53,21 @@ def segment_targets(segments: Any, destination: str, template: str, override_key
         override = routed.overrides.get(override_key)
         mapping[routed.name] = str(override) if override else template.replace("{segment}", routed.name)
     return mapping
+
+
+def target_claims(mapping: Mapping[str, str]) -> dict[str, list[str]]:
+    """List/tag name -> the segments writing it (two segments on one name is a validation error)."""
+    claims: dict[str, list[str]] = {}
+    for segment, target in mapping.items():
+        claims.setdefault(target, []).append(segment)
+    return claims
+
+
+def name_length_problems(name: str, mapping: Mapping[str, str], limit: int, what: str) -> list[Problem]:
+    """Names the vendor would refuse for being too long, one problem each."""
+    return [Problem("segsync.yaml", f"{what} name is longer than {limit} characters",
+                    path=f"destinations.{name}", value=target, expected=f"at most {limit} characters")
+            for target in mapping.values() if len(target) > limit]
 
 
 def register_targets(con: duckdb.DuckDBPyConnection, destination: str, mapping: Mapping[str, str]) -> str:

@@ -9,12 +9,14 @@ import pyarrow as pa
 
 from destinations.audiences import (
     DEFAULT_LIST_TEMPLATE,
+    batch_size,
     check_mode,
     check_template,
     company_membership_sql,
     credential_key,
     register_targets,
     segment_targets,
+    target_claims,
     temp_table,
 )
 from destinations.hubspot_wire import (
@@ -33,7 +35,7 @@ from destinations.vendor_errors import classify_error, json_body, retry_after_se
 from segsync.errors import FatalError, InputError, Problem, RemoteError, RetryableError
 from segsync.retry import RetryPolicy, call_with_retry, limiter_for
 from segsync.sync.protocol import Change, Op, Result
-from segsync.sync.targets import Ownership, TargetBase
+from segsync.sync.targets import Ownership, TargetBase, routed_segments
 
 COMPANIES = "companies"  # the target name of company property rows
 PROPERTY_KINDS = {"segments": "enumeration", "member": "bool", "entered_at": "date"}
@@ -48,7 +50,8 @@ class HubSpotDestination(TargetBase):
 
     def __init__(self, name: str, client: Any, *, mode: str = "membership", list_template: str = DEFAULT_LIST_TEMPLATE,
                  properties: Mapping[str, Mapping] | None = None, limiter=None,
-                 list_membership_max: int = LIST_MEMBERSHIP_MAX, policy: RetryPolicy = RetryPolicy()):
+                 list_membership_max: int = LIST_MEMBERSHIP_MAX, lists: bool = True,
+                 policy: RetryPolicy = RetryPolicy()):
         self.name = name
         self.client = client
         self.mode = mode
@@ -56,6 +59,7 @@ class HubSpotDestination(TargetBase):
         self.properties = {k: dict(v) for k, v in (properties or {}).items()}
         self.limiter = limiter
         self.list_membership_max = list_membership_max
+        self.lists = lists
         self.policy = policy
         self.list_ids: dict[str, str] = {}
         self.definitions: dict[str, dict] = {}
@@ -73,11 +77,34 @@ class HubSpotDestination(TargetBase):
             (settings.get("rate_limit") or {}).get("per_seconds", DEFAULT_RATE[1])
         token = env.get("HUBSPOT_ACCESS_TOKEN")
         limiter = limiter_for(credential_key("hubspot", token), int(calls), float(per))
-        return cls(name, without_hidden_retries(make_hubspot(env)), mode=mode, list_template=template, properties=properties,
-                   limiter=limiter)
+        lists = settings.get("lists", True)
+        if not isinstance(lists, bool) or not (lists or properties):
+            raise InputError([Problem("segsync.yaml", "lists must be true or false, and false needs properties",
+                                      path=f"destinations.{name}.lists", value=lists,
+                                      expected="true (one MANUAL list per segment) or false with properties:")])
+        return cls(name, without_hidden_retries(make_hubspot(env)), mode=mode, list_template=template,
+                   properties=properties, limiter=limiter, lists=lists,
+                   list_membership_max=batch_size(name, settings, "list_batch_size", LIST_MEMBERSHIP_MAX))
 
     def list_names(self, segments: Any) -> dict[str, str]:
+        if not self.lists:
+            return {}
         return segment_targets(segments, self.name, self.list_template, "list_name")
+
+    def claims(self, segments: Any) -> dict[str, list[str]]:
+        claims = target_claims(self.list_names(segments))
+        for prop, spec in self.properties.items():
+            if spec.get("segment"):
+                claims.setdefault(prop, []).append(spec["segment"])
+        return claims
+
+    def check(self, segments: Any) -> list[Problem]:
+        """Every member/entered_at property must name a segment routed to this destination."""
+        routed = {r.name for r in routed_segments(segments, self.name)}
+        return [Problem("segsync.yaml", "the property names a segment that does not sync here",
+                        path=f"destinations.{self.name}.properties.{prop}.segment", value=spec["segment"],
+                        expected=" / ".join(sorted(routed)) or "a segment routed to this destination")
+                for prop, spec in self.properties.items() if spec.get("segment") and spec["segment"] not in routed]
 
     def ownership(self, segments: Any) -> Ownership:
         targets = set(self.list_names(segments).values())

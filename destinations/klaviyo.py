@@ -10,6 +10,7 @@ import duckdb
 
 from destinations.audiences import (
     DEFAULT_LIST_TEMPLATE,
+    batch_size,
     check_mode,
     check_template,
     chunks,
@@ -18,6 +19,7 @@ from destinations.audiences import (
     layered_limiter,
     register_targets,
     segment_targets,
+    target_claims,
 )
 from destinations.klaviyo_wire import (
     BULK_IMPORT_MAX,
@@ -60,7 +62,8 @@ class KlaviyoDestination(TargetBase):
 
     def __init__(self, name: str, client: Any, *, mode: str = "membership", list_template: str = DEFAULT_LIST_TEMPLATE,
                  list_creations_per_day: int = LIST_CREATIONS_PER_DAY, credential: str = "klaviyo:default",
-                 policy: RetryPolicy = RetryPolicy(), poll_interval: float = 0.2):
+                 policy: RetryPolicy = RetryPolicy(), poll_interval: float = 0.2,
+                 max_batch_size: int = RELATIONSHIP_MAX):
         from openapi_client.api_arg_options import USE_DICTIONARY_FOR_RESPONSE_DATA
 
         self.name = name
@@ -72,6 +75,7 @@ class KlaviyoDestination(TargetBase):
         self.read_limiter = layered_limiter(f"{credential}:read", READ_WINDOWS)
         self.policy = policy
         self.poll_interval = poll_interval
+        self.max_batch_size = min(max_batch_size, RELATIONSHIP_MAX, BULK_IMPORT_MAX)
         self.options = {USE_DICTIONARY_FOR_RESPONSE_DATA: True}
         self.list_ids: dict[str, str] = {}
         self.profile_ids: dict[str, str] = {}  # lowercased email -> profile id
@@ -85,11 +89,15 @@ class KlaviyoDestination(TargetBase):
         cap = int(settings.get("list_creations_per_day", LIST_CREATIONS_PER_DAY))
         return cls(name, make_klaviyo(env), mode=mode, list_template=template,
                    list_creations_per_day=min(cap, LIST_CREATIONS_PER_DAY),
-                   credential=credential_key("klaviyo", env.get("KLAVIYO_API_KEY")))
+                   credential=credential_key("klaviyo", env.get("KLAVIYO_API_KEY")),
+                   max_batch_size=batch_size(name, settings, "batch_size", RELATIONSHIP_MAX))
 
     # -- planning ---------------------------------------------------------------------------------------
     def list_names(self, segments: Any) -> dict[str, str]:
         return segment_targets(segments, self.name, self.list_template, "list_name")
+
+    def claims(self, segments: Any) -> dict[str, list[str]]:
+        return target_claims(self.list_names(segments))
 
     def ownership(self, segments: Any) -> Ownership:
         return Ownership(targets=frozenset(self.list_names(segments).values()))
@@ -152,7 +160,7 @@ class KlaviyoDestination(TargetBase):
         return (change.target, "remove" if change.op == "remove" else "add")
 
     def max_batch(self, key: Hashable) -> int:
-        return min(RELATIONSHIP_MAX, BULK_IMPORT_MAX)
+        return self.max_batch_size
 
     def send(self, key: Hashable, batch: Sequence[Change]) -> list[Result]:
         target, op = key

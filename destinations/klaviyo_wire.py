@@ -27,6 +27,8 @@ KLAVIYO_RULES: tuple[Rule, ...] = (
     Rule(Action.REJECT_RECORD, status=413),
     *HTTP_RULES,
 )
+# Import-error codes that describe a passing condition (the profile may import on the next attempt).
+TRANSIENT_IMPORT_CODES = frozenset({"conflict", "throttled", "server_error", "service_unavailable"})
 _RECORD_POINTER = re.compile(r"^/data/(\d+)(?:/|$)")
 _IMPORT_POINTER = re.compile(r"^/data/attributes/profiles/data/(\d+)(?:/|$)")
 
@@ -78,7 +80,10 @@ def import_payload(emails: Sequence[str], list_id: str) -> dict:
 
 
 def import_results(batch: Sequence[Change], errors: Sequence[Mapping]) -> list[Result]:
-    """Per-record Results of a completed import job: errors map back by their pointer's profile index."""
+    """Per-record Results of a completed import job: errors map back by their pointer's profile index.
+
+    A transient error code leaves the record to retry; any other error rejects it.
+    """
     failed: dict[int, tuple[str, str | None]] = {}
     for error in errors:
         attributes = error.get("attributes") or error
@@ -90,7 +95,8 @@ def import_results(batch: Sequence[Change], errors: Sequence[Mapping]) -> list[R
     for index, change in enumerate(batch):
         if index in failed:
             detail, code = failed[index]
-            results.append(Result(change.target, change.key, "rejected", error=detail, code=code))
+            outcome = "retry" if code in TRANSIENT_IMPORT_CODES else "rejected"
+            results.append(Result(change.target, change.key, outcome, error=detail, code=code))
         else:
             results.append(Result(change.target, change.key, "synced"))
     return results

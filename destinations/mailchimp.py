@@ -8,13 +8,16 @@ from typing import Any
 import duckdb
 
 from destinations.audiences import (
+    batch_size,
     check_mode,
     check_template,
     connection_slots,
     contact_membership_sql,
     credential_key,
     register_targets,
+    name_length_problems,
     segment_targets,
+    target_claims,
 )
 from destinations.mailchimp_wire import (
     MAILCHIMP_RULES,
@@ -29,13 +32,14 @@ from destinations.mailchimp_wire import (
     subscribe_outcomes,
 )
 from destinations.vendor_errors import classify_error, json_body, retry_after_seconds
-from segsync.errors import FatalError, InputError, Problem, RetryableError
+from segsync.errors import FatalError, InputError, Problem, RateLimited, RetryableError
 from segsync.retry import RetryPolicy, call_with_retry, limiter_for
 from segsync.sync.protocol import Change, Result
 from segsync.sync.targets import Ownership, TargetBase
 
 DEFAULT_TAG_TEMPLATE = "segsync: {segment}"
 DEFAULT_RATE = (10, 1.0)  # calls per second; Mailchimp's documented cap is 10 simultaneous connections
+TAG_NAME_MAX = 100  # Mailchimp's documented maximum tag (static segment) name length
 MEMBER_FIELDS = ["members.email_address", "members.status", "total_items"]
 
 
@@ -46,7 +50,7 @@ class MailchimpDestination(TargetBase):
 
     def __init__(self, name: str, client: Any, *, audience: str | None = None, mode: str = "membership",
                  tag_template: str = DEFAULT_TAG_TEMPLATE, status_if_new: str = "subscribed", limiter=None,
-                 slots=None, policy: RetryPolicy = RetryPolicy()):
+                 slots=None, policy: RetryPolicy = RetryPolicy(), max_batch_size: int = SEGMENT_BATCH_MAX):
         self.name = name
         self.client = client
         self.audience = audience
@@ -56,6 +60,7 @@ class MailchimpDestination(TargetBase):
         self.limiter = limiter
         self.slots = slots or connection_slots(f"mailchimp:{id(client)}", MAX_CONNECTIONS)
         self.policy = policy
+        self.max_batch_size = min(max_batch_size, SEGMENT_BATCH_MAX, MEMBER_BATCH_MAX)
         self.list_id: str | None = None
         self.segment_ids: dict[str, int] = {}
         self.member_status: dict[str, str] | None = None  # lowercased email -> status, read once when adding
@@ -78,11 +83,18 @@ class MailchimpDestination(TargetBase):
                                                                                          DEFAULT_RATE[1])))
         connections = min(int(settings.get("max_connections", MAX_CONNECTIONS)), MAX_CONNECTIONS)
         return cls(name, make_mailchimp(env), audience=settings.get("audience"), mode=mode, tag_template=template,
-                   status_if_new=status_if_new, limiter=limiter, slots=connection_slots(key, connections))
+                   status_if_new=status_if_new, limiter=limiter, slots=connection_slots(key, connections),
+                   max_batch_size=batch_size(name, settings, "batch_size", SEGMENT_BATCH_MAX))
 
     # -- planning ---------------------------------------------------------------------------------------
     def tag_names(self, segments: Any) -> dict[str, str]:
         return segment_targets(segments, self.name, self.tag_template, "tag_name")
+
+    def claims(self, segments: Any) -> dict[str, list[str]]:
+        return target_claims(self.tag_names(segments))
+
+    def check(self, segments: Any) -> list[Problem]:
+        return name_length_problems(self.name, self.tag_names(segments), TAG_NAME_MAX, "tag")
 
     def ownership(self, segments: Any) -> Ownership:
         return Ownership(targets=frozenset(self.tag_names(segments).values()))
@@ -101,7 +113,7 @@ class MailchimpDestination(TargetBase):
         return (change.target, "remove" if change.op == "remove" else "add")
 
     def max_batch(self, key: Hashable) -> int:
-        return min(SEGMENT_BATCH_MAX, MEMBER_BATCH_MAX)
+        return self.max_batch_size
 
     def send(self, key: Hashable, batch: Sequence[Change]) -> list[Result]:
         target, op = key
@@ -130,9 +142,15 @@ class MailchimpDestination(TargetBase):
         if missing:
             if self.limiter is not None:
                 self.limiter.acquire()
-            body = self._request(lambda: self.client.lists.batch_list_members(list_id, {
-                "members": [{"email_address": c.key, "status": self.status_if_new} for c in missing],
-                "update_existing": False}))
+            try:
+                body = self._request(lambda: self.client.lists.batch_list_members(list_id, {
+                    "members": [{"email_address": c.key, "status": self.status_if_new} for c in missing],
+                    "update_existing": False}))
+            except RetryableError as exc:  # only the new addresses wait; existing members are still tagged
+                if isinstance(exc, RateLimited) and self.limiter is not None:
+                    self.limiter.penalise(self.policy.delay(1, exc.retry_after))
+                body = {"errors": [{"email_address": c.key, "error_code": "RETRY", "error": str(exc)}
+                                   for c in missing]}
             outcomes = subscribe_outcomes(body)
             for change in missing:
                 outcome, code, error = outcomes.get(change.key.lower(), ("retry", None, "no answer for address"))

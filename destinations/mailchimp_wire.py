@@ -42,6 +42,8 @@ def classify_member_error(error: Mapping) -> tuple[str, str]:
     """(outcome, code) for one batch-subscribe error: people who opted out or were forgotten are skipped."""
     text = str(error.get("error") or "")
     lowered = text.lower()
+    if error.get("error_code") == "RETRY":  # the subscribe call itself failed transiently
+        return "retry", "RETRY"
     if error.get("error_code") == "ERROR_CONTACT_EXISTS" or "already a list member" in lowered:
         return "exists", "CONTACT_EXISTS"
     if "forgotten" in lowered or "permanently deleted" in lowered:

@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from segsync.errors import FatalError, RemoteError
+from segsync.errors import FatalError, RemoteError, RetryableError
 from segsync.redact import redact
 from segsync.retry import call_with_retry, classify, error_for
 from sources.common import (BatchWriter, Cursor, coerce, format_timestamp, parse_date, parse_timestamp,
@@ -111,6 +111,11 @@ def _hubspot_error(exc: Exception) -> RemoteError:
                      status=status, code=code, retry_after=float(retry_after) if retry_after else None)
 
 
+def _is_api_exception(exc: Exception) -> bool:
+    """The generated hubspot-api-client packages each define their own ApiException (and subclasses)."""
+    return type(exc).__module__.startswith("hubspot.") and hasattr(exc, "status") and hasattr(exc, "body")
+
+
 class Client:
     """hubspot-api-client calls (raw JSON via _preload_content=False) with the shared retry policy."""
 
@@ -121,11 +126,14 @@ class Client:
     def call(self, fn: Callable[[], Any]) -> dict:
         def attempt():
             self.requests += 1
+            import urllib3
+
             try:
                 response = fn()
-            except Exception as exc:  # the generated clients raise one ApiException class per package
-                if type(exc).__name__ in ("ApiException", "UnauthorizedException", "ForbiddenException",
-                                          "NotFoundException", "ServiceException"):
+            except urllib3.exceptions.HTTPError as exc:
+                raise RetryableError(f"HubSpot unreachable: {redact(str(exc))[:300]}") from None
+            except Exception as exc:
+                if _is_api_exception(exc):
                     raise _hubspot_error(exc) from None
                 raise
             return json.loads(response.data) if response.data else {}

@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from segsync.errors import FatalError, InputError, Problem, RemoteError
+from segsync.errors import FatalError, InputError, Problem, RemoteError, RetryableError
 from segsync.redact import redact
 from segsync.retry import call_with_retry, classify, error_for
 from sources.common import BatchWriter, Cursor, RawTable, coerce, format_timestamp, parse_timestamp, read_cursor
@@ -134,12 +134,16 @@ class Client:
     def call(self, fn: Callable[[], Any]) -> Any:
         from simple_salesforce.exceptions import SalesforceError
 
+        import requests
+
         def attempt():
             self.requests += 1
             try:
                 return fn()
             except SalesforceError as exc:
                 raise _sf_error(exc) from None
+            except requests.exceptions.RequestException as exc:
+                raise RetryableError(f"Salesforce unreachable: {redact(str(exc))[:300]}") from None
 
         return call_with_retry(attempt)
 

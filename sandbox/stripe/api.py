@@ -288,6 +288,15 @@ def add_api_routes(app: FastAPI, emulator) -> None:
                                                    secret=spec.get("secret"))
         return shapes.webhook_endpoint(record, with_secret=True)
 
+    @app.post("/__sandbox/stripe/simulate")
+    async def admin_simulate(spec: dict):
+        action, subscription_id = spec.get("action"), spec.get("subscription")
+        if action not in ("renew", "payment_failed") or not subscription_id:
+            raise StripeError(400, f"simulate: got action={action!r}, subscription={subscription_id!r}; expected "
+                                   f"action 'renew' or 'payment_failed' and a subscription id", param="action")
+        with emulator.lock:
+            return emulator.simulate_renewal(subscription_id, paid=action == "renew")
+
     @app.get("/__sandbox/stripe/deliveries")
     async def admin_deliveries():
         return list(emulator.deliveries)

@@ -1,6 +1,7 @@
 """The Stripe emulator: state (columnar collections), rendering with expand[], events and signed webhook deliveries."""
 from __future__ import annotations
 
+import calendar
 import copy
 import hashlib
 import hmac
@@ -9,6 +10,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from datetime import datetime, timezone
 
 import httpx
 from fastapi import FastAPI
@@ -25,6 +27,33 @@ DEFAULT_RATE_LIMIT_PER_SECOND = 100  # Stripe's documented live-mode allowance f
 EMBEDDED_LIST_LIMIT = 10  # invoice lines embedded in an invoice; the rest via /v1/invoices/{id}/lines
 KIND_BY_PREFIX = {"cus": "customer", "prod": "product", "price": "price", "sub": "subscription", "in": "invoice",
                   "evt": "event", "we": "webhook_endpoint"}
+
+
+def interval_months(recurring: dict) -> int:
+    count = recurring.get("interval_count") or 1
+    if recurring["interval"] == "year":
+        return 12 * count
+    if recurring["interval"] == "month":
+        return count
+    raise ValueError(f"price interval {recurring['interval']!r}: the emulator bills month and year intervals")
+
+
+def add_months(timestamp: int, months: int) -> int:
+    """The same day and time `months` later (clamped to the month's last day), as Stripe's billing anchor does."""
+    moment = datetime.fromtimestamp(timestamp, timezone.utc)
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return int(moment.replace(year=year, month=month, day=day).timestamp())
+
+
+def line_amount(price: dict, quantity: int | None) -> int:
+    """Amount for a licensed item: per-unit price, or the volume tier the quantity falls in."""
+    quantity = quantity or 0
+    if price["billing_scheme"] == "tiered":
+        tier = next(t for t in price["tiers"] if t["up_to"] is None or quantity <= t["up_to"])
+        return tier["unit_amount"] * quantity + (tier.get("flat_amount") or 0)
+    return price["unit_amount"] * quantity
 
 
 def sign_payload(payload: str, secret: str, timestamp: int) -> str:
@@ -199,6 +228,50 @@ class StripeEmulator(Emulator):
                 if isinstance(item, dict):
                     child_context = item.get("object") or f"{context}.{head}"
                     self._expand(item, rest, child_context, full)
+
+    # -- simulated billing (admin) ------------------------------------------------------------------
+    def simulate_renewal(self, subscription_id: str, *, paid: bool) -> dict:
+        """Bill the next period now: items move one interval on, a new invoice is paid (or left open), events fire.
+
+        A failed payment leaves the subscription past_due, as Stripe does after a failed renewal charge.
+        """
+        sub = self.record("subscription", subscription_id)
+        if sub["status"] not in ("active", "trialing", "past_due"):
+            raise StripeError(400, f"Subscription {subscription_id} is {sub['status']}; only active, trialing or "
+                                   f"past_due subscriptions renew", param="subscription")
+        before = self.render("subscription", sub)
+        items, lines, subtotal = [], [], 0
+        for item in sub["items"]:
+            price = self.record("price", item["price"])
+            start = item["current_period_end"]
+            end = add_months(start, interval_months(price["recurring"]))
+            amount = 0 if price["recurring"]["usage_type"] == "metered" else line_amount(price, item["quantity"])
+            items.append({**item, "current_period_start": start, "current_period_end": end})
+            subtotal += amount
+            lines.append({"id": self.next_id("il"), "amount": amount, "currency": price["currency"],
+                          "quantity": item.get("quantity"), "price": price["id"], "product": price["product"],
+                          "unit_amount": price.get("unit_amount"), "subscription_item": item["id"],
+                          "period_start": start, "period_end": end})
+        period_start = items[0]["current_period_start"]
+        invoice = self.collections["invoice"].put({
+            "id": self.next_id("in"), "created": int(time.time()), "customer": sub["customer"],
+            "subscription": subscription_id, "status": "paid" if paid else "open", "currency": sub["currency"],
+            "amount_due": subtotal, "amount_paid": subtotal if paid else 0,
+            "amount_remaining": 0 if paid else subtotal, "subtotal": subtotal, "total": subtotal,
+            "period_start": period_start, "period_end": period_start, "number": None, "lines": lines,
+            "discount": None, "customer_email": None, "customer_name": None, "billing_reason": "subscription_cycle",
+            "metadata": {}})
+        status = "active" if paid else "past_due"
+        changes = {"items": items, "latest_invoice": invoice["id"], "status": status}
+        if sub["status"] == "trialing":
+            changes["trial_end"] = sub["trial_end"]
+        record = self.collections["subscription"].put({"id": subscription_id, **changes})
+        invoice_obj = self.render("invoice", invoice)
+        self.record_event("invoice.paid" if paid else "invoice.payment_failed", invoice_obj)
+        sub_obj = self.render("subscription", record)
+        self.record_event("customer.subscription.updated", sub_obj,
+                          {"status": before["status"], "latest_invoice": before["latest_invoice"]})
+        return {"subscription": sub_obj, "invoice": invoice_obj}
 
     # -- writes, events and webhooks --------------------------------------------------------------
     def next_id(self, prefix: str) -> str:

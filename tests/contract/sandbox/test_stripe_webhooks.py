@@ -119,3 +119,38 @@ def test_events_list_filters_and_pages(client):
     assert client.v1.events.retrieve(updates.data[0].id).id == updates.data[0].id
     touched = client.v1.customers.retrieve(first[0].id)
     assert touched.metadata["segsync_touch"] == "1" and touched.metadata["account_id"]
+
+
+def test_simulated_renewal_and_failed_payment(client, receiver, stripe_sandbox):
+    base = stripe_sandbox.env()["STRIPE_API_BASE"]
+    httpx.post(f"{base}/__sandbox/stripe/webhook_endpoints", json={"url": receiver.url, "secret": "whsec_renewals"},
+               trust_env=False)
+    sub = client.v1.subscriptions.retrieve(
+        client.v1.subscriptions.list(params={"status": "active", "price": "price_SegProMonth", "limit": 1}).data[0].id)
+    item = sub["items"].data[0]
+    renewed = httpx.post(f"{base}/__sandbox/stripe/simulate", json={"action": "renew", "subscription": sub.id},
+                         trust_env=False)
+    assert renewed.status_code == 200
+    after = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
+    new_item = after["items"].data[0]
+    assert new_item.current_period_start == item.current_period_end
+    assert 28 * 86400 <= new_item.current_period_end - new_item.current_period_start <= 31 * 86400
+    invoice = after.latest_invoice
+    assert invoice.id != sub.latest_invoice and invoice.status == "paid"
+    assert invoice.amount_paid == item.quantity * 4900 == invoice.total
+    assert invoice.parent.subscription_details.subscription == sub.id
+    failed = httpx.post(f"{base}/__sandbox/stripe/simulate", json={"action": "payment_failed", "subscription": sub.id},
+                        trust_env=False).json()
+    assert failed["subscription"]["status"] == "past_due" and failed["invoice"]["status"] == "open"
+    assert failed["invoice"]["amount_remaining"] == item.quantity * 4900
+    events = [stripe.Webhook.construct_event(body.decode(), sig, "whsec_renewals") for body, sig in receiver.wait_for(4)]
+    assert sorted(e.type for e in events) == ["customer.subscription.updated", "customer.subscription.updated",
+                                              "invoice.paid", "invoice.payment_failed"]  # deliveries run in parallel
+    listed = client.v1.events.list(params={"types": ["invoice.paid", "invoice.payment_failed"]}).data
+    assert [e.type for e in listed] == ["invoice.payment_failed", "invoice.paid"]  # the events list is ordered
+    status_changes = [e.data.previous_attributes.status for e in events if e.type == "customer.subscription.updated"]
+    assert sorted(status_changes) == ["active", "active"]
+    canceled = client.v1.subscriptions.list(params={"status": "canceled", "limit": 1}).data[0]
+    refused = httpx.post(f"{base}/__sandbox/stripe/simulate", json={"action": "renew", "subscription": canceled.id},
+                         trust_env=False)
+    assert refused.status_code == 400 and "is canceled" in refused.json()["error"]["message"]

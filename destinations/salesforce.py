@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ from segsync.sync.targets import Ownership, TargetBase
 
 DEFAULT_BULK_THRESHOLD = 2000  # Salesforce: more than 2,000 records is a Bulk API 2.0 job
 DEFAULT_API_SHARE = 0.5  # share of the org's daily API allowance segsync may use
+DEFAULT_CONCURRENCY = 4  # collections calls in flight (Salesforce caps concurrent long-running requests at 25)
 DEFAULT_RATE = (25, 1.0)  # calls per second per credential (Salesforce limits concurrency, not rate)
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
@@ -63,10 +65,12 @@ class SalesforceDestination(TargetBase):
         credential = hashlib.sha256(f"{env.get('SALESFORCE_INSTANCE_URL')}|{token}".encode()).hexdigest()[:16]
         self.limiter = limiter_for(f"salesforce:{credential}", int(rate.get("calls", DEFAULT_RATE[0])),
                                    float(rate.get("per_seconds", DEFAULT_RATE[1])))
+        self.concurrency = int(settings.get("concurrency", DEFAULT_CONCURRENCY))
         self.channel = "sobject-collections"
+        self._lock = threading.Lock()
         self.api_usage: tuple[int, int] | None = None  # (used, allowed) from the last Sforce-Limit-Info
         self.last_headers: Mapping[str, str] = {}
-        self.write_requests = 0
+        self.write_requests = 0  # write HTTP requests made, counted in the response hook
         self.describe: dict[str, dict] | None = None
         self._sf = None
 
@@ -77,9 +81,10 @@ class SalesforceDestination(TargetBase):
     # -- session ----------------------------------------------------------------------------------------------
     @property
     def sf(self):
-        if self._sf is None:
-            self._sf = self._connect()
-        return self._sf
+        with self._lock:
+            if self._sf is None:
+                self._sf = self._connect()
+            return self._sf
 
     def _connect(self):
         from segsync.clients.salesforce import make_salesforce
@@ -93,15 +98,19 @@ class SalesforceDestination(TargetBase):
         self.last_headers = response.headers
         if response.request.method in WRITE_METHODS and "/query" not in response.request.path_url \
                 and not (response.request.method == "POST" and "/composite/sobjects/" in response.request.path_url):
-            self.write_requests += 1
+            with self._lock:
+                self.write_requests += 1
         match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
         if match:
             self.api_usage = (int(match.group(1)), int(match.group(2)))
 
     def reauthenticate(self) -> None:
-        """A fresh session from the environment's credentials (called at most once per failing call)."""
-        self.close()
-        self._sf = self._connect()
+        """A fresh session from the environment's credentials (called at most once per failing call).
+
+        The old client is dropped, not closed: another sending thread may still be finishing a call on it."""
+        fresh = self._connect()
+        with self._lock:
+            self._sf = fresh
 
     def close(self) -> None:
         if self._sf is not None:

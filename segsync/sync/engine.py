@@ -155,7 +155,7 @@ def apply_plan(con: duckdb.DuckDBPyConnection, plan: SyncPlan, target, *, policy
         try:
             target.prepare(sorted({c.target for c in changes}))
             apply_changes(sender, changes, policy=policy, limiter=target.limiter, record_retries=record_retries,
-                          on_batch=on_batch)
+                          on_batch=on_batch, workers=getattr(target, "concurrency", 1))
         except (FatalError, InputError) as exc:
             blocked = redact(f"{plan.destination} stopped: {exc}")
             counts["retry"] += release_pending(con, plan.destination, plan.run_id, blocked,

@@ -1,8 +1,10 @@
 """The one Destination protocol and the shared batch runner (chunking, retries, bisection, per-record results)."""
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -73,6 +75,7 @@ class ApplyStats:
     calls: int = 0
     retries: int = 0
     results: list[Result] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
 def plan_batches(destination: Destination, changes: Iterable[Change]) -> list[tuple[Hashable, list[Change]]]:
@@ -95,21 +98,24 @@ def apply_changes(
     limiter: RateLimiter | None = None,
     record_retries: int = 2,
     on_batch: Callable[[list[tuple[Result, Change]]], None] | None = None,
+    workers: int = 1,
 ) -> ApplyStats:
     """Send every change in maximal batches; per-record 'retry' outcomes are re-sent up to record_retries times.
 
     Every change gets exactly one final Result. Whole-call retryable errors that outlive the policy become
     'retry' results for that batch (so the records stay unconfirmed and are planned again next run).
     on_batch receives each call's final (result, change) pairs as soon as they are known, so a caller can
-    record confirmations batch by batch (a crash later loses nothing already confirmed).
+    record confirmations batch by batch (a crash later loses nothing already confirmed); it always runs in
+    the calling thread. workers > 1 sends that many batches at once (the destination's send must be
+    thread-safe; the shared limiter still paces every call).
     """
     stats = ApplyStats()
     pending = list(changes)
     for round_no in range(record_retries + 1):
         again: list[Change] = []
-        for key, batch in plan_batches(destination, pending):
+        for paired in _send_all(destination, plan_batches(destination, pending), policy, limiter, stats, workers):
             final: list[tuple[Result, Change]] = []
-            for result, change in _send_resolving(destination, key, batch, policy, limiter, stats):
+            for result, change in paired:
                 if result.outcome == "retry" and result.redirect_to is None and round_no < record_retries:
                     again.append(change)
                 else:
@@ -123,16 +129,35 @@ def apply_changes(
     return stats
 
 
+def _send_all(destination, batches, policy, limiter, stats, workers):
+    """Yield each batch's (result, change) pairs: in order when workers == 1, else as calls complete."""
+    if workers <= 1 or len(batches) <= 1:
+        for key, batch in batches:
+            yield _send_resolving(destination, key, batch, policy, limiter, stats)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"send-{destination.name}") as pool:
+        futures = [pool.submit(_send_resolving, destination, key, batch, policy, limiter, stats)
+                   for key, batch in batches]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
 def _send_resolving(destination, key, batch, policy, limiter, stats):
     """Send one batch; bisect on BatchRejected; pair each result with its change."""
     by_key = {(c.target, c.key): c for c in batch}
 
     def once():
-        stats.calls += 1
+        with stats.lock:
+            stats.calls += 1
         return destination.send(key, batch)
 
     def count_retry(_attempt, _exc):
-        stats.retries += 1
+        with stats.lock:
+            stats.retries += 1
 
     try:
         results = call_with_retry(once, policy=policy, reauth=destination.reauthenticate, limiter=limiter,

@@ -102,6 +102,7 @@ class TargetBase:
     mode: str = "membership"
     limiter: RateLimiter | None = None
     write_requests: int | None = None  # a destination that counts its own write HTTP requests sets an int here
+    concurrency: int = 1  # batches sent at once (send() must then be thread-safe); the limiter still paces calls
 
     def change_for(self, op: Op, target: str, key: str, new: Mapping | None, old: Mapping | None,
                    account_id: str | None) -> Change:

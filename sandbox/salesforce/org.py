@@ -58,10 +58,9 @@ class Org:
         if obj is None:
             raise SfRequestError(400, "INVALID_TYPE", f"sObject type '{object_name}' is not supported.")
         added = add_custom_fields(obj, specs)
-        for fdef in added:
-            if fdef.type == "boolean":
-                for record in self.records[obj.name].values():
-                    record.setdefault(fdef.name, False)
+        for fdef in added:  # every record carries every field: false for checkboxes, null otherwise
+            for record in self.records[obj.name].values():
+                record.setdefault(fdef.name, fdef.default)
         self.rebuild_indexes()
         return added
 

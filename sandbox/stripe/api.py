@@ -79,6 +79,8 @@ def _filters(kind: str, params: dict) -> tuple[pc.Expression | None, set[str]]:
         types = params.get("types")
         types_filter = pc.field("type").isin(types if isinstance(types, list) else [types]) if types else None
         return all_of(type_filter, types_filter, created), {"type", "types", "created", "delivery_success"}
+    if kind == "webhook_endpoint":
+        return pc.field("status") != "deleted", set()
     return None, set()
 
 
@@ -277,8 +279,10 @@ def add_api_routes(app: FastAPI, emulator) -> None:
     async def delete_webhook_endpoint(request: Request, endpoint_id: str):
         await gate(request)
         with emulator.lock:
-            emulator.record("webhook_endpoint", endpoint_id)
-            emulator.collections["webhook_endpoint"].put({"id": endpoint_id, "status": "disabled"})
+            if emulator.record("webhook_endpoint", endpoint_id)["status"] == "deleted":
+                raise StripeError(404, f"No such webhook_endpoint: '{endpoint_id}'", code="resource_missing",
+                                  param="id")
+            emulator.collections["webhook_endpoint"].put({"id": endpoint_id, "status": "deleted"})
             return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}
 
     @app.post("/__sandbox/stripe/webhook_endpoints")

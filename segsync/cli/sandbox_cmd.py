@@ -48,15 +48,26 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def is_sandbox_server(pid: int) -> bool:
+    """True when the process runs `sandbox.server` (guards against a stale pid file naming a reused pid)."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.exists():
+        return pid_alive(pid)  # no /proc (macOS): trust the pid file
+    try:
+        return b"sandbox.server" in cmdline.read_bytes()
+    except OSError:
+        return False
+
+
 def running_pid() -> int | None:
-    """The server's pid when its pid file names a live process."""
+    """The server's pid when its pid file names a live sandbox server."""
     if not PID_FILE.exists():
         return None
     try:
         pid = int(PID_FILE.read_text().strip())
     except ValueError:
         return None
-    return pid if pid_alive(pid) else None
+    return pid if pid_alive(pid) and is_sandbox_server(pid) else None
 
 
 def read_state() -> dict | None:

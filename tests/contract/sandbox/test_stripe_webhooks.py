@@ -154,3 +154,21 @@ def test_simulated_renewal_and_failed_payment(client, receiver, stripe_sandbox):
     refused = httpx.post(f"{base}/__sandbox/stripe/simulate", json={"action": "renew", "subscription": canceled.id},
                          trust_env=False)
     assert refused.status_code == 400 and "is canceled" in refused.json()["error"]["message"]
+
+
+def test_webhook_endpoints_list_and_delete(client, receiver):
+    endpoint = client.v1.webhook_endpoints.create(params={"url": receiver.url, "enabled_events": ["*"]})
+    listed = client.v1.webhook_endpoints.list()
+    assert [e.id for e in listed.data] == [endpoint.id] and "secret" not in listed.data[0].to_dict()
+    deleted = client.v1.webhook_endpoints.delete(endpoint.id)
+    assert deleted.deleted is True and client.v1.webhook_endpoints.list().data == []
+    client.v1.customers.update(client.v1.customers.list(params={"limit": 1}).data[0].id,
+                               params={"metadata": {"after_delete": "1"}})
+    time.sleep(0.3)
+    assert receiver.received == []
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.webhook_endpoints.delete(endpoint.id)
+    assert info.value.http_status == 404
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        client.v1.webhook_endpoints.create(params={"url": receiver.url})
+    assert (missing.value.code, missing.value.param) == ("parameter_missing", "enabled_events")

@@ -53,7 +53,7 @@ def decode_params(raw: str) -> dict:
     return _listify(result)
 
 
-def as_int(params: dict, name: str, value) -> int:
+def as_int(name: str, value) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -89,7 +89,7 @@ def expand_paths(params: dict) -> list[str]:
 def list_limit(params: dict) -> int:
     if "limit" not in params:
         return 10
-    limit = as_int(params, "limit", params["limit"])
+    limit = as_int("limit", params["limit"])
     if not 1 <= limit <= 100:
         raise StripeError(400, f"Invalid limit: must be between 1 and 100 (got {limit})",
                           code="parameter_invalid_integer", param="limit")
@@ -103,10 +103,10 @@ def range_filter(params: dict, name: str) -> pc.Expression | None:
     value = params[name]
     field = pc.field(name)
     if not isinstance(value, dict):
-        return field == as_int(params, name, value)
+        return field == as_int(name, value)
     expression = None
     for op, raw in value.items():
-        bound = as_int(params, f"{name}[{op}]", raw)
+        bound = as_int(f"{name}[{op}]", raw)
         part = {"gt": field > bound, "gte": field >= bound, "lt": field < bound, "lte": field <= bound}.get(op)
         if part is None:
             raise StripeError(400, f"Received unknown parameter: {name}[{op}]", code="parameter_unknown",

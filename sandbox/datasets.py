@@ -82,6 +82,7 @@ class Dataset:
 
 TABLES = ("accounts", "contacts", "subscriptions", "feature_usage", "support_tickets", "churn_events")
 
+CACHE_SIZE = 3
 _cache: dict[str, Dataset] = {}
 _cache_lock = threading.Lock()
 
@@ -131,6 +132,8 @@ def load_dataset(spec: dict) -> Dataset:
         if cached is not None:
             return cached
         dataset = _build(key_spec, today)
+        while len(_cache) >= CACHE_SIZE:  # a 100k-account set is ~1 GB: keep only the latest few
+            _cache.pop(next(iter(_cache)))
         _cache[key] = dataset
         return dataset
 

@@ -26,13 +26,25 @@ def _project(config_path: str | None):
     return config, config.segments_path, warehouse
 
 
-def _open_warehouse(warehouse, *, read_only: bool):
+def _open_warehouse(warehouse, *, read_only: bool, required: bool = False):
+    """The warehouse (read-only), or None when it does not exist yet or another process holds its lock."""
+    import duckdb
+
     from segsync import store
 
     target = store.warehouse_path(warehouse)
     if read_only and not target.exists():
         return None
-    return store.connect(target, read_only=read_only)
+    try:
+        return store.connect(target, read_only=read_only)
+    except duckdb.IOException as exc:
+        err = Console(stderr=True, highlight=False)
+        if required:
+            err.print(f"[red]The warehouse {target} is in use by another process: {exc}[/red]", markup=True)
+            raise typer.Exit(1)
+        err.print(f"[yellow]The warehouse {target} is in use by another process; checking against the "
+                  "documented columns instead.[/yellow]")
+        return None
 
 
 def _load(config, directory: Path, con):
@@ -140,7 +152,7 @@ def preview_cmd(
     from segsync.segments import preview
 
     project, default_dir, warehouse = _project(config)
-    con = _open_warehouse(warehouse, read_only=True)
+    con = _open_warehouse(warehouse, read_only=True, required=True)
     try:
         _need_accounts(con)
         segments = _load(project, default_dir, con)
@@ -184,7 +196,7 @@ def explain_cmd(
     from segsync.segments import explain, render_explain
 
     project, default_dir, warehouse = _project(config)
-    con = _open_warehouse(warehouse, read_only=True)
+    con = _open_warehouse(warehouse, read_only=True, required=True)
     try:
         _need_accounts(con)
         segments = _load(project, default_dir, con)

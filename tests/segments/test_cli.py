@@ -100,3 +100,24 @@ def test_schema_command_prints_the_json_schema(monkeypatch):
     schema = json.loads(run("schema", *NO_CONFIG).output)
     assert schema["$defs"]["leaf"]["properties"]["op"]["enum"][:4] == ["eq", "ne", "in", "not_in"]
     assert "seat_utilisation" in schema["$defs"]["leaf"]["properties"]["field"]["enum"]
+
+
+def test_validate_falls_back_to_declared_columns_while_another_process_writes(project, warehouse):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+        "con.execute('CREATE TABLE accounts (account_id VARCHAR)'); print('ready', flush=True); time.sleep(60)"),
+        str(warehouse)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        result = run("validate", "--dir", "segment_defs", *NO_CONFIG)
+        assert result.exit_code == 0, result.output
+        assert "in use by another process; checking against the documented columns instead." in result.output
+        assert result.output.splitlines()[-1] == "2 segment(s) OK: busy, small"
+        busy = run("explain", "busy", "A1", *NO_CONFIG)
+        assert busy.exit_code == 1 and "is in use by another process" in busy.output
+    finally:
+        holder.kill()
+        holder.wait()

@@ -217,6 +217,7 @@ def explain_cmd(
 
 def test_cmd(
     tests_dir: Path = typer.Option(None, "--dir", help="Fixture folder (default: <segments_dir>/tests)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print passing expectations too."),
     config: str = typer.Option(None, "--config", help="Project file (default: segsync.yaml here or above)."),
 ) -> None:
     """Run the segment fixture tests: small account rows and the segments each must or must not be in."""
@@ -231,7 +232,8 @@ def test_cmd(
         raise typer.Exit(1)
     failed = [o for o in outcomes if not o.passed]
     for outcome in outcomes:
-        typer.echo(str(outcome))
+        if verbose or not outcome.passed:
+            typer.echo(str(outcome))
     typer.echo(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
     if failed or not outcomes:
         raise typer.Exit(1)

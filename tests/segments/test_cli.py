@@ -92,7 +92,19 @@ def test_segment_fixture_tests_of_the_repository_pass(monkeypatch):
     monkeypatch.chdir(ROOT)
     result = run("test", *NO_CONFIG)
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == "63 passed, 0 failed"
+    assert result.output.splitlines() == ["63 passed, 0 failed"]
+    verbose = run("test", "--verbose", *NO_CONFIG).output.splitlines()
+    assert len(verbose) == 64 and verbose[0] == "PASS segment_defs/tests/churn_risk.yaml:24: weak_health in churn_risk"
+
+
+def test_failing_fixture_fails_the_command(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "wrong.yaml").write_text("as_of: 2026-12-03\naccounts:\n  - {account_id: x, plan_tier: Basic}\n"
+                                         "expect:\n  - {account_id: x, in: [upsell_candidates]}\n")
+    result = run("test", "--dir", str(tmp_path), *NO_CONFIG)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"FAIL {tmp_path}/wrong.yaml:5: x in upsell_candidates (it is not in it)", "0 passed, 1 failed"]
 
 
 def test_schema_command_prints_the_json_schema(monkeypatch):

@@ -19,6 +19,7 @@ from sandbox.salesforce.soql import Query
 API_VERSION = "62.0"
 DEFAULT_SESSION_ID = "00D8c0000008SEG!AQsegsync.sandbox.session.token.0001"
 DEFAULT_DAILY_API_LIMIT = 100_000
+MAX_OPEN_CURSORS = 10
 _VERSION = re.compile(r"^v\d{2,3}\.\d$")
 _DEFAULT_MESSAGES = {
     400: ("MALFORMED_QUERY", "injected fault"),
@@ -99,6 +100,9 @@ class SalesforceEmulator(Emulator):
         }
 
     def open_cursor(self, query: Query, rows: list[dict], include_deleted: bool) -> Cursor:
+        """A query cursor; like Salesforce, at most 10 stay open per user and the oldest is released first."""
+        while len(self.cursors) >= MAX_OPEN_CURSORS:
+            self.cursors.pop(next(iter(self.cursors)))
         locator = self.org.new_id("01g")[:15]
         cursor = self.cursors[locator] = Cursor(locator, query, rows, include_deleted)
         return cursor

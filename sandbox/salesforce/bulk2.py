@@ -131,7 +131,7 @@ def process_ingest(emulator: "SalesforceEmulator", job: Job) -> None:
                 return org.update(obj, record_id, values, stamp, emulator.record_fault), False
             if operation == "upsert":
                 return org.upsert(obj, key_field, values, stamp, emulator.record_fault)
-            return org.delete(obj, record_id, stamp, emulator.record_fault), False
+            return org.delete(obj, record_id, stamp, emulator.record_fault, hard=operation == "hardDelete"), False
         return run
 
     for start in range(0, len(job.rows), TRANSACTION_SIZE):

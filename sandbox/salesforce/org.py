@@ -232,9 +232,12 @@ class Org:
             return self.create(obj, values, stamp), True
         return self.update(obj, existing, values, stamp, faults), False
 
-    def delete(self, obj: ObjectDef, record_id: object, stamp: str, faults: FaultLookup | None = None) -> str:
+    def delete(self, obj: ObjectDef, record_id: object, stamp: str, faults: FaultLookup | None = None, *,
+               hard: bool = False) -> str:
+        """Soft delete to the Recycle Bin (IsDeleted, still seen by queryAll), or a hard delete that erases it."""
         record = self._live(obj, record_id, faults)
-        self._put(obj.name, record["Id"], dict(record, IsDeleted=True, LastModifiedDate=stamp, SystemModstamp=stamp))
+        deleted = None if hard else dict(record, IsDeleted=True, LastModifiedDate=stamp, SystemModstamp=stamp)
+        self._put(obj.name, record["Id"], deleted)
         return record["Id"]
 
     def merge(self, winner_id: str, loser_ids: list[str]) -> dict:

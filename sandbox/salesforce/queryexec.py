@@ -5,7 +5,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from sandbox.salesforce.schema import ID_TYPES, STRING_TYPES
-from sandbox.salesforce.soql import BoolOp, Comparison, FieldRef, Query
+from sandbox.salesforce.soql import BoolOp, Comparison, DateRange, FieldRef, Query
 
 Record = dict
 Getter = Callable[[Record], object]
@@ -83,6 +83,8 @@ def _comparison(node: Comparison, records) -> Callable[[Record], bool]:
             return any(w <= chosen for w in wanted_sets)
 
         return includes if op == "INCLUDES" else (lambda record: not includes(record))
+    if isinstance(values[0], DateRange):
+        return _in_range(read, op, values[0])
     target = norm(values[0])
     if op == "=":
         return lambda record: norm(read(record)) == target
@@ -98,6 +100,19 @@ def _comparison(node: Comparison, records) -> Callable[[Record], bool]:
         return value is not None and compare(value)
 
     return ordered
+
+
+def _in_range(read: Getter, op: str, span: DateRange) -> Callable[[Record], bool]:
+    """Relative date literals compare as ranges: = inside, < before the start, > after the end."""
+    inside = {"=": lambda v: span.start <= v < span.end, "!=": lambda v: not span.start <= v < span.end,
+              "<": lambda v: v < span.start, "<=": lambda v: v < span.end,
+              ">": lambda v: v >= span.end, ">=": lambda v: v >= span.start}[op]
+
+    def test(record: Record) -> bool:
+        value = read(record)
+        return (op == "!=") if value is None else inside(value)
+
+    return test
 
 
 def run(query: Query, records: Mapping[str, Mapping[str, Record]], *, include_deleted: bool) -> list[Record]:

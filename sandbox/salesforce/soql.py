@@ -1,6 +1,7 @@
 """The SOQL subset the sources need: a tokenizer, a recursive-descent parser and a checker against Describe."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
@@ -19,8 +20,15 @@ _TOKEN = re.compile(r"""
   | (?P<string>'(?:[^'\\]|\\.)*')
   | (?P<op><=|>=|!=|<>|=|<|>)
   | (?P<punct>[(),])
+  | (?P<relative>[A-Za-z_]+:\d+)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
 """, re.VERBOSE)
+MAX_QUERY_LENGTH = 100_000
+_DAY = dt.timedelta(days=1)
+DAY_LITERALS = {"TODAY": (0, 1), "YESTERDAY": (-1, 1), "TOMORROW": (1, 1)}  # (start offset, length) in days
+N_DAY_LITERALS = {  # name -> (start offset, length) in days for the literal's number n
+    "LAST_N_DAYS": lambda n: (-n, n + 1), "NEXT_N_DAYS": lambda n: (1, n), "N_DAYS_AGO": lambda n: (-n, 1),
+}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\",
             "%": "\\%", "_": "\\_"}
 
@@ -51,6 +59,14 @@ class Literal:
     kind: str  # string, number, date, datetime, boolean, null
     value: object
     column: int
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """A relative date literal resolved to [start, end) in the field's stored text form."""
+
+    start: str
+    end: str
 
 
 @dataclass
@@ -108,6 +124,9 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token("string", raw, _unescape(raw[1:-1], column), column))
         elif kind == "number":
             tokens.append(Token("number", raw, float(raw) if "." in raw else int(raw), column))
+        elif kind == "relative":
+            name, _, number = raw.partition(":")
+            tokens.append(Token("relative", raw, (name.upper(), int(number)), column))
         elif kind == "name" and raw.upper() in KEYWORDS:
             tokens.append(Token("keyword", raw.upper(), raw.upper(), column))
         else:
@@ -285,6 +304,11 @@ class Parser:
         token = self.take()
         if token.kind in ("string", "number", "date", "datetime"):
             return Literal(token.kind, token.value, token.column)
+        if token.kind == "relative" and token.value[0] in N_DAY_LITERALS:
+            name, number = token.value
+            return Literal("relative", relative_range(*N_DAY_LITERALS[name](number)), token.column)
+        if token.kind == "name" and token.text.upper() in DAY_LITERALS:
+            return Literal("relative", relative_range(*DAY_LITERALS[token.text.upper()]), token.column)
         if token.kind == "keyword" and token.value in ("TRUE", "FALSE"):
             return Literal("boolean", token.value == "TRUE", token.column)
         if token.kind == "keyword" and token.value == "NULL":
@@ -292,7 +316,15 @@ class Parser:
         raise self.unexpected(token, "expecting a literal value")
 
 
+def relative_range(offset: int, length: int) -> tuple[dt.date, dt.date]:
+    """[start, end) in UTC days for a relative date literal (LAST_N_DAYS:n includes today)."""
+    start = dt.datetime.now(dt.timezone.utc).date() + offset * _DAY
+    return start, start + length * _DAY
+
+
 def parse(text: str) -> Query:
+    if len(text) > MAX_QUERY_LENGTH:
+        raise malformed(f"SOQL statements cannot be longer than {MAX_QUERY_LENGTH:,} characters")
     return Parser(text).parse()
 
 
@@ -391,6 +423,13 @@ def _typed_literal(node: Comparison, fdef: FieldDef, literal: Literal) -> object
                                  f"invalid operator for null value on field '{ref.label}'")
         return None
     t = fdef.type
+    if literal.kind == "relative":
+        if t not in ("date", "datetime") or node.op not in ("=", "!=", "<", "<=", ">", ">="):
+            raise _filter_error(ref, fdef, t if t != "datetime" else "dateTime", t not in ("date", "datetime"))
+        start, end = literal.value
+        if t == "date":
+            return DateRange(start.isoformat(), end.isoformat())
+        return DateRange(start.isoformat() + "T00:00:00.000+0000", end.isoformat() + "T00:00:00.000+0000")
     if t == "boolean":
         if literal.kind != "boolean" or node.op not in ("=", "!=", "IN", "NOTIN"):
             raise _filter_error(ref, fdef, "boolean", False)

@@ -192,3 +192,11 @@ def test_query_all_job_includes_deleted_rows_and_bad_soql_is_refused(sf_sandbox)
     with pytest.raises(SalesforceMalformedRequest) as caught:
         list(sf.bulk2.Account.query("SELECT Nope FROM Account", wait=WAIT))
     assert caught.value.content[0]["errorCode"] == "INVALID_FIELD"
+
+
+def test_hard_delete_erases_records_even_from_query_all(sf_sandbox):
+    seed(sf_sandbox, 3)
+    sf = client(sf_sandbox)
+    [summary] = sf.bulk2.Account.hard_delete(records=[{"Id": account_ids(3)[0]}], wait=WAIT)
+    assert summary["numberRecordsFailed"] == 0
+    assert sf.query("SELECT COUNT() FROM Account", include_deleted=True)["totalSize"] == 2

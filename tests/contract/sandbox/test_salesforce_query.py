@@ -1,6 +1,8 @@
 """Salesforce emulator: SOQL through simple-salesforce (filters, ordering, paging, queryAll, errors)."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
@@ -177,3 +179,58 @@ def test_parser_builds_the_expected_tree():
     assert [(o.ref.path, o.descending, o.nulls_last) for o in query.order] == [(("LastName",), True, True),
                                                                              (("Id",), False, False)]
     assert query.limit == 5
+
+
+def test_relative_date_literals_are_utc_day_ranges(sf_sandbox):
+    seed(sf_sandbox, 4)
+    sf = client(sf_sandbox)
+    ids = account_ids(4)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    stamps = [today - dt.timedelta(days=40), today - dt.timedelta(days=2), today, today + dt.timedelta(days=1)]
+    for record_id, day in zip(ids, stamps):
+        admin(sf_sandbox, "POST", "/__sandbox/modstamp", {"ids": [record_id], "SystemModstamp": f"{day}T12:00:00Z"})
+
+    def matching(condition: str) -> list[str]:
+        return [r["Id"] for r in sf.query(f"SELECT Id FROM Account WHERE {condition} ORDER BY Id")["records"]]
+
+    assert matching("SystemModstamp = TODAY") == [ids[2]]
+    assert matching("SystemModstamp = LAST_N_DAYS:30") == [ids[1], ids[2]]
+    assert matching("SystemModstamp < LAST_N_DAYS:30") == [ids[0]]
+    assert matching("SystemModstamp > TODAY") == [ids[3]]
+    assert matching("SystemModstamp = N_DAYS_AGO:2") == [ids[1]]
+    assert matching("SystemModstamp = NEXT_N_DAYS:1") == [ids[3]]
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query("SELECT Id FROM Account WHERE Name = TODAY")
+    assert caught.value.content[0]["errorCode"] == "INVALID_FIELD"
+
+
+def test_multiselect_includes_excludes_and_15_character_ids(sf_sandbox):
+    seed(sf_sandbox, 3)
+    admin(sf_sandbox, "POST", "/__sandbox/fields", {"object": "Account", "fields": [
+        {"name": "Segsync_Segments__c", "type": "multipicklist", "picklistValues": ["a", "b", "c"]}]})
+    sf = client(sf_sandbox)
+    ids = account_ids(3)
+    sf.restful("composite/sobjects", method="PATCH", json={"records": [
+        {"attributes": {"type": "Account"}, "Id": ids[0], "Segsync_Segments__c": "a;b"},
+        {"attributes": {"type": "Account"}, "Id": ids[1], "Segsync_Segments__c": "c"}]})
+    q = "SELECT Id FROM Account WHERE Segsync_Segments__c {} ORDER BY Id"
+    assert [r["Id"] for r in sf.query(q.format("INCLUDES ('a;b', 'c')"))["records"]] == ids[:2]
+    assert [r["Id"] for r in sf.query(q.format("INCLUDES ('b')"))["records"]] == ids[:1]
+    assert [r["Id"] for r in sf.query(q.format("EXCLUDES ('a')"))["records"]] == ids[1:]
+    assert sf.query(f"SELECT Id FROM Account WHERE Id = '{ids[2][:15]}'")["records"][0]["Id"] == ids[2]
+
+
+def test_overlong_query_and_cursor_limit(sf_sandbox):
+    seed(sf_sandbox, 2500)
+    sf = client(sf_sandbox)
+    overlong = "SELECT Id FROM Account WHERE Name IN (" + ",".join(["'x'"] * 30_000) + ")"
+    response = raw(sf_sandbox, "POST", "/services/data/v62.0/jobs/query", json={"operation": "query",
+                                                                                "query": overlong})
+    assert response.status_code == 400
+    assert response.json()[0]["message"] == "SOQL statements cannot be longer than 100,000 characters"
+    first = sf.query("SELECT Id FROM Account")
+    for _ in range(10):
+        sf.query("SELECT Id FROM Account")
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query_more(first["nextRecordsUrl"], identifier_is_url=True)
+    assert caught.value.content[0]["errorCode"] == "INVALID_QUERY_LOCATOR"

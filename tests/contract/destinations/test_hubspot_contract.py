@@ -8,7 +8,7 @@ import pytest
 
 from destinations.hubspot import HubSpotDestination
 from sandbox.hubspot.state import HubList
-from segsync.errors import FatalError
+from segsync.errors import FatalError, QuotaExhausted
 from segsync.retry import RetryPolicy
 from segsync.sync.protocol import Change, apply_changes
 
@@ -215,3 +215,23 @@ def test_a_merged_company_is_redirected_to_its_survivor(hubspot_sandbox):
     assert [(r.key, r.outcome, r.code, r.redirect_to) for r in stats.results] == [
         (merged, "retry", "MERGED", survivor)]
     assert list_members(hubspot_sandbox, LIST) == set()
+
+
+def test_a_spent_daily_allowance_stops_cleanly_instead_of_spinning(hubspot_sandbox):
+    ids = add_companies(hubspot_sandbox, 3)
+    dest = destination(hubspot_sandbox)
+    dest.prepare([LIST])
+    emulator(hubspot_sandbox).faults.add({"method": "PUT", "path": "/memberships/add", "status": 429,
+                                          "code": "DAILY"})
+    with pytest.raises(QuotaExhausted, match="daily limit"):
+        apply_changes(dest, members_changes(ids), policy=FAST, limiter=dest.limiter)
+    assert len(writes(hubspot_sandbox, "/memberships/add")) == 1
+
+
+def test_an_invalid_token_stops_the_run_without_showing_the_token(hubspot_sandbox):
+    token = "pat-na1-00000000-1111-2222-3333-444444444444"
+    dest = HubSpotDestination.from_settings("hubspot", {"type": "hubspot"},
+                                            {**hubspot_sandbox.env(), "HUBSPOT_ACCESS_TOKEN": token})
+    with pytest.raises(FatalError) as caught:
+        dest.prepare([LIST])
+    assert "INVALID_AUTHENTICATION" in str(caught.value) and token not in str(caught.value)

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from destinations.mailchimp import MailchimpDestination
 from sandbox.mailchimp.emulator import DEFAULT_AUDIENCE_NAME
 from sandbox.mailchimp.store import Member, Segment, now_iso, subscriber_hash
+from segsync.errors import FatalError
 from segsync.retry import RetryPolicy
 from segsync.sync.protocol import Change, apply_changes
 
@@ -170,3 +172,23 @@ def test_persistent_503_is_retried_a_bounded_number_of_times_then_left_unconfirm
     assert [r.outcome for r in stats.results] == ["retry", "retry"]
     assert len(writes(mailchimp_sandbox, f"/segments/{dest.segment_id(TAG)}")) == 3 * 2  # attempts x rounds
     assert tag_members(mailchimp_sandbox, TAG) == set()
+
+
+def test_at_most_ten_calls_are_in_flight_per_api_key(mailchimp_sandbox):
+    dest = destination(mailchimp_sandbox)
+    dest.audience_id()
+    mailchimp_sandbox["mailchimp"].faults.add({"method": "GET", "path": r"/lists/[^/]+/members$", "delay": 0.3})
+    with ThreadPoolExecutor(max_workers=25) as pool:
+        pages = list(pool.map(lambda _: dest._request(lambda: dest.client.lists.get_list_members_info(
+            dest.list_id, count=1)), range(25)))
+    statuses = [e.status for e in mailchimp_sandbox["mailchimp"].log.entries() if e.path.endswith("/members")]
+    assert (len(pages), statuses) == (25, [200] * 25)  # the emulator answers 429 past 10 simultaneous calls
+
+
+def test_a_wrong_api_key_stops_the_run_without_showing_the_key(mailchimp_sandbox):
+    env = {**mailchimp_sandbox.env(), "MAILCHIMP_API_KEY": "0123456789abcdef0123456789abcdef-us1"}
+    dest = MailchimpDestination.from_settings("mailchimp", {"audience": DEFAULT_AUDIENCE_NAME}, env)
+    with pytest.raises(FatalError) as caught:
+        dest.prepare([TAG])
+    assert "API Key Invalid" in str(caught.value)
+    assert "0123456789abcdef0123456789abcdef" not in str(caught.value)

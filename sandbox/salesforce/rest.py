@@ -71,7 +71,6 @@ def _single_write_error(exc: RecordError) -> JSONResponse:
 
 
 def add_rest_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
-    org = lambda: emulator.org  # noqa: E731 - the org is replaced on reset
 
     @app.get("/services/data")
     @app.get("/services/data/")
@@ -91,7 +90,7 @@ def add_rest_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
         with emulator.lock:
             emulator.begin(request, version)
             return {"encoding": "UTF-8", "maxBatchSize": COLLECTION_MAX, "sobjects": [
-                {k: v for k, v in o.describe(version).items() if k != "fields"} for o in org().objects.values()]}
+                {k: v for k, v in o.describe(version).items() if k != "fields"} for o in emulator.org.objects.values()]}
 
     @app.get(P + "/sobjects/{object_name}/describe")
     @app.get(P + "/sobjects/{object_name}/describe/")
@@ -120,7 +119,7 @@ def add_rest_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
                 raise SfRequestError(400, "JSON_PARSER_ERROR", "the request body must be a JSON object of fields")
             values = typed_values(emulator, obj, body)
             request.state.records = 1
-            [outcome] = org().run_batch([lambda stamp: (org().create(obj, values, stamp), True)], all_or_none=True)
+            [outcome] = emulator.org.run_batch([lambda stamp: (emulator.org.create(obj, values, stamp), True)], all_or_none=True)
             if not outcome.success:
                 return _single_write_error(outcome.errors[0])
             return JSONResponse(_save_result(outcome.id), status_code=201)
@@ -131,7 +130,7 @@ def add_rest_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
             emulator.begin(request, version)
             obj = _object(emulator, object_name)
             full = normalise_id(record_id, obj.key_prefix)
-            record = org().records[obj.name].get(full) if full else None
+            record = emulator.org.records[obj.name].get(full) if full else None
             if record is None:
                 raise not_found()
             if record.get("IsDeleted"):
@@ -149,8 +148,8 @@ def add_rest_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
                 raise SfRequestError(400, "JSON_PARSER_ERROR", "the request body must be a JSON object of fields")
             values = typed_values(emulator, obj, body)
             request.state.records = 1
-            [outcome] = org().run_batch(
-                [lambda stamp: (org().update(obj, record_id, values, stamp, emulator.record_fault), False)],
+            [outcome] = emulator.org.run_batch(
+                [lambda stamp: (emulator.org.update(obj, record_id, values, stamp, emulator.record_fault), False)],
                 all_or_none=True)
             if not outcome.success:
                 error = outcome.errors[0]
@@ -165,8 +164,8 @@ def add_rest_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
             emulator.begin(request, version)
             obj = _object(emulator, object_name)
             request.state.records = 1
-            [outcome] = org().run_batch(
-                [lambda stamp: (org().delete(obj, record_id, stamp, emulator.record_fault), False)],
+            [outcome] = emulator.org.run_batch(
+                [lambda stamp: (emulator.org.delete(obj, record_id, stamp, emulator.record_fault), False)],
                 all_or_none=True)
             if not outcome.success:
                 error = outcome.errors[0]
@@ -182,8 +181,8 @@ def add_rest_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
             emulator.begin(request, version)
             obj = _object(emulator, object_name)
             key = _key_field(obj, field_name)
-            record_id = org().ext_index.get((obj.name, key.name), {}).get(value.casefold())
-            record = org().records[obj.name].get(record_id) if record_id else None
+            record_id = emulator.org.ext_index.get((obj.name, key.name), {}).get(value.casefold())
+            record = emulator.org.records[obj.name].get(record_id) if record_id else None
             if record is None:
                 raise not_found()
             request.state.records = 1
@@ -204,8 +203,8 @@ def add_rest_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
             values = typed_values(emulator, obj, body)
             values[key] = value
             request.state.records = 1
-            [outcome] = org().run_batch(
-                [lambda stamp: org().upsert(obj, key, values, stamp, emulator.record_fault)], all_or_none=True)
+            [outcome] = emulator.org.run_batch(
+                [lambda stamp: emulator.org.upsert(obj, key, values, stamp, emulator.record_fault)], all_or_none=True)
             if not outcome.success:
                 return _single_write_error(outcome.errors[0])
             return JSONResponse(_save_result(outcome.id, outcome.created), status_code=201 if outcome.created else 200)
@@ -216,8 +215,8 @@ def add_rest_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
             emulator.begin(request, version)
             if not q:
                 raise SfRequestError(400, "MALFORMED_QUERY", "A query string has to be specified")
-            query = soql.check(soql.parse(q), org().objects)
-            rows = queryexec.run(query, org().records, include_deleted=include_deleted)
+            query = soql.check(soql.parse(q), emulator.org.objects)
+            rows = queryexec.run(query, emulator.org.records, include_deleted=include_deleted)
             if query.count_only:
                 request.state.records = 0
                 return {"totalSize": len(rows), "done": True, "records": []}
@@ -229,7 +228,7 @@ def add_rest_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
         chunk = cursor.rows[offset: offset + size]
         request.state.records = len(chunk)
         body = {"totalSize": len(cursor.rows), "done": offset + size >= len(cursor.rows),
-                "records": queryexec.render_json(chunk, cursor.query, org().records, version)}
+                "records": queryexec.render_json(chunk, cursor.query, emulator.org.records, version)}
         if not body["done"]:
             endpoint = "queryAll" if cursor.include_deleted else "query"
             body["nextRecordsUrl"] = f"/services/data/{version}/{endpoint}/{cursor.locator}-{offset + size}"
@@ -299,7 +298,6 @@ def _collection_records(body: object) -> tuple[list[dict], bool]:
 
 
 def add_collection_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
-    org = lambda: emulator.org  # noqa: E731
 
     def typed(record: dict) -> tuple[ObjectDef, dict]:
         obj = emulator.org.object(record["attributes"]["type"])
@@ -315,8 +313,8 @@ def add_collection_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
             records, all_or_none = _collection_records(body)
             request.state.records = len(records)
             prepared = [typed(r) for r in records]
-            ops = [lambda stamp, o=o, v=v: (org().create(o, v, stamp), True) for o, v in prepared]
-            return [o.as_dict() for o in org().run_batch(ops, all_or_none=all_or_none)]
+            ops = [lambda stamp, o=o, v=v: (emulator.org.create(o, v, stamp), True) for o, v in prepared]
+            return [o.as_dict() for o in emulator.org.run_batch(ops, all_or_none=all_or_none)]
 
     @app.patch(P + "/composite/sobjects")
     async def collection_update(request: Request, version: str):
@@ -326,9 +324,9 @@ def add_collection_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
             records, all_or_none = _collection_records(body)
             request.state.records = len(records)
             prepared = [(typed(r), next((v for k, v in r.items() if k.lower() == "id"), None)) for r in records]
-            ops = [lambda stamp, o=o, v=v, rid=rid: (org().update(o, rid, v, stamp, emulator.record_fault), False)
+            ops = [lambda stamp, o=o, v=v, rid=rid: (emulator.org.update(o, rid, v, stamp, emulator.record_fault), False)
                    for (o, v), rid in prepared]
-            return [o.as_dict() for o in org().run_batch(ops, all_or_none=all_or_none)]
+            return [o.as_dict() for o in emulator.org.run_batch(ops, all_or_none=all_or_none)]
 
     @app.patch(P + "/composite/sobjects/{object_name}/{field_name}")
     async def collection_upsert(request: Request, version: str, object_name: str, field_name: str):
@@ -346,8 +344,8 @@ def add_collection_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
                     raise SfRequestError(400, "INVALID_TYPE", f"records[{index}] is a {rec_obj.name}; this upsert "
                                                               f"takes {obj.name} records only")
                 prepared.append(values)
-            ops = [lambda stamp, v=v: org().upsert(obj, key, v, stamp, emulator.record_fault) for v in prepared]
-            return [o.as_dict(with_created=True) for o in org().run_batch(ops, all_or_none=all_or_none)]
+            ops = [lambda stamp, v=v: emulator.org.upsert(obj, key, v, stamp, emulator.record_fault) for v in prepared]
+            return [o.as_dict(with_created=True) for o in emulator.org.run_batch(ops, all_or_none=all_or_none)]
 
     @app.delete(P + "/composite/sobjects")
     def collection_delete(request: Request, version: str, ids: str = "", allOrNone: str = "false"):  # noqa: N803
@@ -363,13 +361,13 @@ def add_collection_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
 
             def deleter(record_id: str):
                 def run(stamp: str):
-                    obj = org().object_for_id(record_id)
+                    obj = emulator.org.object_for_id(record_id)
                     if obj is None or normalise_id(record_id) is None:
                         raise RecordError("MALFORMED_ID", f"malformed id {record_id}", [])
-                    return org().delete(obj, record_id, stamp, emulator.record_fault), False
+                    return emulator.org.delete(obj, record_id, stamp, emulator.record_fault), False
                 return run
 
-            outcomes = org().run_batch([deleter(i) for i in id_list], all_or_none=allOrNone.lower() == "true")
+            outcomes = emulator.org.run_batch([deleter(i) for i in id_list], all_or_none=allOrNone.lower() == "true")
             return [o.as_dict() for o in outcomes]
 
     def retrieve(request: Request, version: str, object_name: str, ids: list[str], fields: list[str], limit: int):
@@ -387,7 +385,7 @@ def add_collection_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
             out = []
             for record_id in ids:
                 full = normalise_id(record_id, obj.key_prefix)
-                record = org().records[obj.name].get(full) if full else None
+                record = emulator.org.records[obj.name].get(full) if full else None
                 live = record is not None and not record.get("IsDeleted")
                 out.append(_record_json(obj, record, version, fields) if live else None)
             return out

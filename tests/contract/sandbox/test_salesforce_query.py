@@ -234,3 +234,16 @@ def test_overlong_query_and_cursor_limit(sf_sandbox):
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.query_more(first["nextRecordsUrl"], identifier_is_url=True)
     assert caught.value.content[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+
+
+def test_escaped_string_literals_and_like_wildcards(sf_sandbox):
+    sf = client(sf_sandbox)
+    sf.Account.create({"Name": 'O\'Brien "Q" 100% \\ Ltd'})
+    sf.Account.create({"Name": "O Brien 1000 Ltd"})
+    exact = sf.query("SELECT Name FROM Account WHERE Name = 'O\\'Brien \\\"Q\\\" 100% \\\\ Ltd'")
+    assert names(exact) == ['O\'Brien "Q" 100% \\ Ltd']
+    assert names(sf.query("SELECT Name FROM Account WHERE Name LIKE '%100\\%%'")) == ['O\'Brien "Q" 100% \\ Ltd']
+    assert len(sf.query("SELECT Name FROM Account WHERE Name LIKE 'O_Brien%'")["records"]) == 2
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query("SELECT Name FROM Account WHERE Name = 'bad \\q escape'")
+    assert caught.value.content[0]["errorCode"] == "MALFORMED_QUERY"

@@ -115,7 +115,10 @@ def process_ingest(emulator: "SalesforceEmulator", job: Job) -> None:
     operation = job.info["operation"]
     key_field = obj.field(job.info.get("externalIdFieldName") or "Id")
 
-    def record_op(row: list[str]):
+    key_name = key_field.name if operation == "upsert" else "Id"
+    key_position = next((i for i, f in enumerate(columns) if f.name == key_name), None)
+
+    def record_op(row: list[str], twice: set[str]):
         def run(stamp: str):
             values: dict[FieldDef, object] = {}
             for fdef, cell in zip(columns, row):
@@ -128,15 +131,18 @@ def process_ingest(emulator: "SalesforceEmulator", job: Job) -> None:
             if operation == "update":
                 if record_id is None:
                     raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call", [])
-                return org.update(obj, record_id, values, stamp, emulator.record_fault), False
+                return org.update(obj, record_id, values, stamp, emulator.record_fault, twice), False
             if operation == "upsert":
-                return org.upsert(obj, key_field, values, stamp, emulator.record_fault)
+                return org.upsert(obj, key_field, values, stamp, emulator.record_fault, twice)
             return org.delete(obj, record_id, stamp, emulator.record_fault, hard=operation == "hardDelete"), False
         return run
 
     for start in range(0, len(job.rows), TRANSACTION_SIZE):
         chunk = job.rows[start: start + TRANSACTION_SIZE]
-        outcomes = org.run_batch([record_op(row) for row in chunk], all_or_none=False)
+        keys = [row[key_position] for row in chunk] if key_position is not None and operation in (
+            "update", "upsert") else []
+        twice = org.duplicated(keys, ids=key_name == "Id")
+        outcomes = org.run_batch([record_op(row, twice) for row in chunk], all_or_none=False)
         for row, outcome in zip(chunk, outcomes):
             if outcome.success:
                 job.successes.append((outcome.id, bool(outcome.created), row))

@@ -209,8 +209,22 @@ class Org:
         self._put(obj.name, record_id, record)
         return record_id
 
+    @staticmethod
+    def duplicated(keys: Iterable[object], *, ids: bool) -> set[str]:
+        """Keys given more than once in one call (ids compared in 18-character form, external ids case-blind)."""
+        seen: set[str] = set()
+        twice: set[str] = set()
+        for key in keys:
+            if key in (None, ""):
+                continue
+            norm = (normalise_id(str(key)) or str(key)) if ids else str(key).casefold()
+            (twice if norm in seen else seen).add(norm)
+        return twice
+
     def update(self, obj: ObjectDef, record_id: object, values: dict[FieldDef, object], stamp: str,
-               faults: FaultLookup | None = None) -> str:
+               faults: FaultLookup | None = None, duplicates: set[str] = frozenset()) -> str:
+        if duplicates and (normalise_id(str(record_id or "")) or record_id) in duplicates:
+            raise RecordError("DUPLICATE_VALUE", f"Duplicate id in list: {record_id}", [])
         record = self._live(obj, record_id, faults)
         values = {f: v for f, v in values.items() if f.name != "Id"}
         clean = self._validate(obj, values, creating=False, record_id=record["Id"])
@@ -221,12 +235,15 @@ class Org:
         return record["Id"]
 
     def upsert(self, obj: ObjectDef, key_field: FieldDef, values: dict[FieldDef, object], stamp: str,
-               faults: FaultLookup | None = None) -> tuple[str, bool]:
+               faults: FaultLookup | None = None, duplicates: set[str] = frozenset()) -> tuple[str, bool]:
+        """Match on the key field; a key given twice in one call matches neither (DUPLICATE_VALUE)."""
         key_value = next((v for f, v in values.items() if f.name == key_field.name), None)
         if key_value in (None, ""):
             raise RecordError("MISSING_ARGUMENT", f"{key_field.name} not specified", [key_field.name])
         if key_field.name == "Id":
-            return self.update(obj, key_value, values, stamp, faults), False
+            return self.update(obj, key_value, values, stamp, faults, duplicates), False
+        if str(key_value).casefold() in duplicates:
+            raise RecordError("DUPLICATE_VALUE", f"Duplicate external id specified: {key_value}", [key_field.name])
         existing = self.ext_index.get((obj.name, key_field.name), {}).get(str(key_value).casefold())
         if existing is None:
             return self.create(obj, values, stamp), True

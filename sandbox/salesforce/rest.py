@@ -324,7 +324,9 @@ def add_collection_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
             records, all_or_none = _collection_records(body)
             request.state.records = len(records)
             prepared = [(typed(r), next((v for k, v in r.items() if k.lower() == "id"), None)) for r in records]
-            ops = [lambda stamp, o=o, v=v, rid=rid: (emulator.org.update(o, rid, v, stamp, emulator.record_fault), False)
+            twice = emulator.org.duplicated((rid for _, rid in prepared), ids=True)
+            ops = [lambda stamp, o=o, v=v, rid=rid: (emulator.org.update(o, rid, v, stamp, emulator.record_fault,
+                                                                         twice), False)
                    for (o, v), rid in prepared]
             return [o.as_dict() for o in emulator.org.run_batch(ops, all_or_none=all_or_none)]
 
@@ -344,7 +346,9 @@ def add_collection_routes(app: FastAPI, emulator: "SalesforceEmulator") -> None:
                     raise SfRequestError(400, "INVALID_TYPE", f"records[{index}] is a {rec_obj.name}; this upsert "
                                                               f"takes {obj.name} records only")
                 prepared.append(values)
-            ops = [lambda stamp, v=v: emulator.org.upsert(obj, key, v, stamp, emulator.record_fault) for v in prepared]
+            twice = emulator.org.duplicated((v.get(key) for v in prepared), ids=key.type == "id")
+            ops = [lambda stamp, v=v: emulator.org.upsert(obj, key, v, stamp, emulator.record_fault, twice)
+                   for v in prepared]
             return [o.as_dict(with_created=True) for o in emulator.org.run_batch(ops, all_or_none=all_or_none)]
 
     @app.delete(P + "/composite/sobjects")

@@ -200,3 +200,13 @@ def test_hard_delete_erases_records_even_from_query_all(sf_sandbox):
     [summary] = sf.bulk2.Account.hard_delete(records=[{"Id": account_ids(3)[0]}], wait=WAIT)
     assert summary["numberRecordsFailed"] == 0
     assert sf.query("SELECT COUNT() FROM Account", include_deleted=True)["totalSize"] == 2
+
+
+def test_bulk_upsert_with_a_key_twice_in_a_chunk_fails_both(sf_sandbox):
+    sf = client(sf_sandbox)
+    [summary] = sf.bulk2.Account.upsert(records=[
+        {"Product_Account_Id__c": "K-1", "Name": "first"}, {"Product_Account_Id__c": "K-2", "Name": "other"},
+        {"Product_Account_Id__c": "K-1", "Name": "second"}], external_id_field="Product_Account_Id__c", wait=WAIT)
+    assert summary["numberRecordsFailed"] == 2
+    errors = [r["sf__Error"] for r in rows(sf.bulk2.Account.get_failed_records(summary["job_id"]))]
+    assert errors == ["DUPLICATE_VALUE:Duplicate external id specified: K-1:Product_Account_Id__c --"] * 2

@@ -253,3 +253,23 @@ def test_system_modstamp_advances_per_write_in_milliseconds(sf_sandbox):
     assert two[1]["SystemModstamp"] > one[1]["SystemModstamp"] and two[0] == dict(one[0], LastModifiedDate=two[0][
         "LastModifiedDate"])
     assert two[1]["LastModifiedDate"] == two[1]["SystemModstamp"]
+
+
+def test_a_key_given_twice_in_one_call_matches_neither(sf_sandbox):
+    seed(sf_sandbox, 3)
+    sf = client(sf_sandbox)
+    ids = account_ids(3)
+    updated = collection(sf, "PATCH", [acct(Id=ids[0], Website="a.example.com"), acct(Id=ids[1][:15], Website="b"),
+                                       acct(Id=ids[1], Website="c")])
+    assert updated[0]["success"] is True
+    assert [u["errors"] for u in updated[1:]] == [
+        [{"statusCode": "DUPLICATE_VALUE", "message": f"Duplicate id in list: {ids[1][:15]}", "fields": []}],
+        [{"statusCode": "DUPLICATE_VALUE", "message": f"Duplicate id in list: {ids[1]}", "fields": []}]]
+    upserted = collection(sf, "PATCH", [acct(Product_Account_Id__c="X-1", Name="one"),
+                                        acct(Product_Account_Id__c="x-1", Name="two"),
+                                        acct(Product_Account_Id__c="A-000002", Name="kept")],
+                          path="composite/sobjects/Account/Product_Account_Id__c")
+    assert [u["success"] for u in upserted] == [False, False, True]
+    assert upserted[0]["errors"] == [{"statusCode": "DUPLICATE_VALUE", "fields": ["Product_Account_Id__c"],
+                                      "message": "Duplicate external id specified: X-1"}]
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 3

@@ -94,6 +94,15 @@ def clear_log(sandbox) -> None:
     emulator(sandbox).log.clear()
 
 
+def foreign_member(sandbox, con, segment: str, account_id: str) -> None:
+    """A rep ticks the segment's checkbox (and multi-select value) on an Account by hand."""
+    emu = emulator(sandbox)
+    with emu.lock:
+        record = emu.org.records["Account"][salesforce_id(con, account_id)]
+        record[f"Segsync_{segment.capitalize()}__c"] = True
+        record["Segsync_Segments__c"] = segment
+
+
 def clear_faults(sandbox) -> None:
     emulator(sandbox).faults.clear()
 
@@ -101,4 +110,4 @@ def clear_faults(sandbox) -> None:
 CASE = ContractCase(name="salesforce", sandbox="sf_sandbox", settings=SETTINGS, seed=seed, observed=observed,
                     write_calls=write_calls, min_calls=min_calls, reject_record=reject_record,
                     transient_record=transient_record, call_fault=call_fault, clear_log=clear_log,
-                    clear_faults=clear_faults)
+                    clear_faults=clear_faults, foreign_member=foreign_member)

@@ -40,6 +40,9 @@ class ContractCase:
     clear_faults: Callable[[Any], None]
     sizes: tuple[int, ...] = (1, 199, 200, 201, 5000)
     extra: dict = field(default_factory=dict)
+    # (sandbox, con, segment, account_id): make the account a member of the segment's list/tag/field the way a
+    # person would, outside segsync (None: the destination has no such notion)
+    foreign_member: Callable[[Any, Any, str, str], None] | None = None
 
 
 def discover_cases() -> dict[str, ContractCase]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from segsync.sync.state import failures
+from tests.contract.destinations.conftest import CASES
 from tests.contract.destinations.harness import DATASET, SEGMENT_NAMES, segments, set_members, sync
 
 SEGS = segments(*SEGMENT_NAMES)
@@ -152,3 +153,19 @@ def test_dry_run_writes_nothing(case, sandbox, con):
     plan, report = sync(con, case, sandbox.env(), "r1", SEGS, dry_run=True)
     assert plan.total > 0 and report.write_calls == 0 and case.write_calls(sandbox) == 0
     assert case.observed(sandbox, SEGMENT_NAMES) == {name: set() for name in SEGMENT_NAMES}
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in CASES.items() if c.foreign_member is not None))
+def test_members_others_added_are_never_removed(name, request, con):
+    case = CASES[name]
+    sandbox = request.getfixturevalue(case.sandbox)
+    ids, members = seeded(case, sandbox, con)
+    foreign = ids[500]
+    case.foreign_member(sandbox, con, "alpha", foreign)
+    sync(con, case, sandbox.env(), "r1", SEGS)
+    assert case.observed(sandbox, SEGMENT_NAMES)["alpha"] == set(members["alpha"]) | {foreign}
+    shrunk = {"alpha": members["alpha"][:25], "beta": members["beta"]}
+    set_members(con, shrunk)
+    _plan, report = sync(con, case, sandbox.env(), "r2", SEGS)
+    assert report.synced == 5
+    assert case.observed(sandbox, SEGMENT_NAMES)["alpha"] == set(shrunk["alpha"]) | {foreign}

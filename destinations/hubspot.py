@@ -38,31 +38,36 @@ from segsync.sync.protocol import Change, Op, Result
 from segsync.sync.targets import Ownership, TargetBase, routed_segments
 
 COMPANIES = "companies"  # the target name of company property rows
+CONTACTS = "contacts"  # the target name of contact property rows
+# object type -> (segsync.yaml key of its owned properties, the id column that keys its records)
+PROPERTY_OBJECTS = {COMPANIES: ("properties", "accounts.hubspot_company_id"),
+                    CONTACTS: ("contact_properties", "contacts.hubspot_contact_id")}
 PROPERTY_KINDS = {"segments": "enumeration", "member": "bool", "entered_at": "date"}
 DEFAULT_RATE = (90, 10.0)  # below HubSpot's documented 100 requests per 10 seconds per private app
 REQUEST_TIMEOUT = 30
 
 
 class HubSpotDestination(TargetBase):
-    """Company lists (add/remove memberships) and company property batch updates through hubspot-api-client."""
+    """Company lists (add/remove memberships) and owned company/contact property batch updates."""
 
     type = "hubspot"
 
     def __init__(self, name: str, client: Any, *, mode: str = "membership", list_template: str = DEFAULT_LIST_TEMPLATE,
-                 properties: Mapping[str, Mapping] | None = None, limiter=None,
+                 properties: Mapping[str, Mapping[str, Mapping]] | None = None, limiter=None,
                  list_membership_max: int = LIST_MEMBERSHIP_MAX, lists: bool = True,
                  policy: RetryPolicy = RetryPolicy()):
         self.name = name
         self.client = client
         self.mode = mode
         self.list_template = list_template
-        self.properties = {k: dict(v) for k, v in (properties or {}).items()}
+        self.properties = {obj: {k: dict(v) for k, v in props.items()}
+                           for obj, props in (properties or {}).items() if props}  # object -> property -> spec
         self.limiter = limiter
         self.list_membership_max = list_membership_max
         self.lists = lists
         self.policy = policy
         self.list_ids: dict[str, str] = {}
-        self.definitions: dict[str, dict] = {}
+        self.definitions: dict[tuple[str, str], dict] = {}
         self._apis: dict[str, Any] = {}
 
     # -- construction and planning --------------------------------------------------------------------
@@ -72,13 +77,14 @@ class HubSpotDestination(TargetBase):
 
         mode = check_mode(name, settings)
         template = check_template(name, settings.get("list_name", DEFAULT_LIST_TEMPLATE))
-        properties = parse_properties(name, settings.get("properties") or {})
+        properties = {obj: parse_properties(name, key, settings.get(key) or {})
+                      for obj, (key, _column) in PROPERTY_OBJECTS.items()}
         calls, per = (settings.get("rate_limit") or {}).get("calls", DEFAULT_RATE[0]), \
             (settings.get("rate_limit") or {}).get("per_seconds", DEFAULT_RATE[1])
         token = env.get("HUBSPOT_ACCESS_TOKEN")
         limiter = limiter_for(credential_key("hubspot", token), int(calls), float(per))
         lists = settings.get("lists", True)
-        if not isinstance(lists, bool) or not (lists or properties):
+        if not isinstance(lists, bool) or not (lists or any(properties.values())):
             raise InputError([Problem("segsync.yaml", "lists must be true or false, and false needs properties",
                                       path=f"destinations.{name}.lists", value=lists,
                                       expected="true (one MANUAL list per segment) or false with properties:")])
@@ -93,55 +99,62 @@ class HubSpotDestination(TargetBase):
 
     def claims(self, segments: Any) -> dict[str, list[str]]:
         claims = target_claims(self.list_names(segments))
-        for prop, spec in self.properties.items():
-            if spec.get("segment"):
-                claims.setdefault(prop, []).append(spec["segment"])
+        for obj, props in self.properties.items():
+            for prop, spec in props.items():
+                if spec.get("segment"):
+                    claims.setdefault(f"{obj}.{prop}", []).append(spec["segment"])
         return claims
 
     def check(self, segments: Any) -> list[Problem]:
         """Every member/entered_at property must name a segment routed to this destination."""
         routed = {r.name for r in routed_segments(segments, self.name)}
         return [Problem("segsync.yaml", "the property names a segment that does not sync here",
-                        path=f"destinations.{self.name}.properties.{prop}.segment", value=spec["segment"],
-                        expected=" / ".join(sorted(routed)) or "a segment routed to this destination")
-                for prop, spec in self.properties.items() if spec.get("segment") and spec["segment"] not in routed]
+                        path=f"destinations.{self.name}.{PROPERTY_OBJECTS[obj][0]}.{prop}.segment",
+                        value=spec["segment"], expected=" / ".join(sorted(routed)) or "a segment routed here")
+                for obj, props in self.properties.items() for prop, spec in props.items()
+                if spec.get("segment") and spec["segment"] not in routed]
 
     def ownership(self, segments: Any) -> Ownership:
-        targets = set(self.list_names(segments).values())
-        if self.properties:
-            targets.add(COMPANIES)
-        fields = frozenset(self.properties)
+        targets = set(self.list_names(segments).values()) | set(self.properties)
+        fields = frozenset(prop for props in self.properties.values() for prop in props)
         return Ownership(targets=frozenset(targets), fields=fields, clearable=fields)
 
     def desired(self, con: duckdb.DuckDBPyConnection, segments: Any) -> duckdb.DuckDBPyRelation:
         view = register_targets(con, self.name, self.list_names(segments))
         sql = company_membership_sql(view, "hubspot_company_id")
-        if self.properties:
-            sql += " UNION ALL " + self._properties_sql(con)
+        for obj in self.properties:
+            sql += " UNION ALL " + self._properties_sql(con, obj)
         return con.sql(sql)
 
-    def _properties_sql(self, con: duckdb.DuckDBPyConnection) -> str:
-        """Company rows whose payload holds every owned property (segments list, member flag, entered date)."""
-        props_view = temp_table(con, "segsync_props_" + "".join(ch if ch.isalnum() else "_" for ch in self.name.lower()),
-                                pa.table({
-            "property": pa.array(list(self.properties), pa.string()),
-            "kind": pa.array([p["value"] for p in self.properties.values()], pa.string()),
-            "segment": pa.array([p.get("segment") for p in self.properties.values()], pa.string()),
+    def _properties_sql(self, con: duckdb.DuckDBPyConnection, obj: str) -> str:
+        """One row per company/contact whose payload holds every owned property (segments, flag, entered date).
+
+        A contact carries its account's segments. Table/column names here are code constants, never config.
+        """
+        props = self.properties[obj]
+        suffix = "".join(ch if ch.isalnum() else "_" for ch in self.name.lower())
+        props_view = temp_table(con, f"segsync_props_{obj}_{suffix}", pa.table({
+            "property": pa.array(list(props), pa.string()),
+            "kind": pa.array([p["value"] for p in props.values()], pa.string()),
+            "segment": pa.array([p.get("segment") for p in props.values()], pa.string()),
         }))
+        key = PROPERTY_OBJECTS[obj][1]
+        source = ("sync_members m JOIN accounts ON accounts.account_id = m.account_id" if obj == COMPANIES else
+                  "sync_members m JOIN contacts ON contacts.account_id = m.account_id")
         history = ("SELECT account_id, segment, max(entered_at) AS entered_at FROM segment_history "
                    "WHERE exited_at IS NULL GROUP BY ALL") if has_table(con, "segment_history") else \
             "SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS segment, NULL::TIMESTAMP AS entered_at WHERE false"
         return f"""
-            SELECT '{COMPANIES}' AS target, c.record_key, c.account_id,
+            SELECT '{obj}' AS target, c.record_key, c.account_id,
                    json_group_object(p.property, CASE p.kind
                        WHEN 'segments' THEN to_json(c.segs)
                        WHEN 'member' THEN to_json(list_contains(c.segs, p.segment))
                        ELSE to_json(CAST(h.entered_at AS DATE)) END) AS payload,
                    any_value(c.segs) AS segments
-            FROM (SELECT CAST(a.hubspot_company_id AS VARCHAR) AS record_key, min(m.account_id) AS account_id,
+            FROM (SELECT CAST({key} AS VARCHAR) AS record_key, min(m.account_id) AS account_id,
                          list_sort(list(DISTINCT m.segment)) AS segs
-                  FROM sync_members m JOIN accounts a ON a.account_id = m.account_id
-                  WHERE a.hubspot_company_id IS NOT NULL AND CAST(a.hubspot_company_id AS VARCHAR) <> ''
+                  FROM {source}
+                  WHERE {key} IS NOT NULL AND CAST({key} AS VARCHAR) <> ''
                   GROUP BY 1) c
             CROSS JOIN {props_view} p
             LEFT JOIN ({history}) h ON h.account_id = c.account_id AND h.segment = p.segment
@@ -152,10 +165,11 @@ class HubSpotDestination(TargetBase):
     def change_for(self, op: Op, target: str, key: str, new: Mapping | None, old: Mapping | None,
                    account_id: str | None) -> Change:
         """Property rows: a remove clears every owned property; an update sends only the changed ones."""
-        if target != COMPANIES:
+        if target not in self.properties:
             return Change(target=target, key=key, op=op, new=new, old=old, account_id=account_id)
         if op == "remove":
-            cleared = {name: (False if spec["value"] == "member" else None) for name, spec in self.properties.items()}
+            cleared = {name: (False if spec["value"] == "member" else None)
+                       for name, spec in self.properties[target].items()}
             return Change(target=target, key=key, op="update", new=cleared, old=old, account_id=account_id)
         if op == "update" and old:
             changed = {k: v for k, v in (new or {}).items() if old.get(k) != v or k not in old}
@@ -171,29 +185,30 @@ class HubSpotDestination(TargetBase):
             self._apis[name] = {"lists": lambda: crm.lists.lists_api,
                                 "memberships": lambda: crm.lists.memberships_api,
                                 "companies_batch": lambda: crm.companies.batch_api,
+                                "contacts_batch": lambda: crm.contacts.batch_api,
                                 "companies": lambda: crm.companies.basic_api,
                                 "properties": lambda: crm.properties.core_api}[name]()
         return self._apis[name]
 
     def prepare(self, targets: Sequence[str]) -> None:
         for target in targets:
-            if target == COMPANIES:
-                self._load_definitions()
+            if target in self.properties:
+                self._load_definitions(target)
             else:
                 self.list_id(target)
 
     def batch_key(self, change: Change) -> Hashable:
-        if change.target == COMPANIES:
-            return (COMPANIES, "update")
+        if change.target in self.properties:
+            return (change.target, "update")
         return (change.target, change.op)
 
     def max_batch(self, key: Hashable) -> int:
-        return PROPERTY_BATCH_MAX if key[0] == COMPANIES else self.list_membership_max
+        return PROPERTY_BATCH_MAX if key[0] in self.properties else self.list_membership_max
 
     def send(self, key: Hashable, batch: Sequence[Change]) -> list[Result]:
         target, op = key
-        if target == COMPANIES:
-            return self._send_properties(batch)
+        if target in self.properties:
+            return self._send_properties(target, batch)
         list_id = self.list_id(target)
         ids = [c.key for c in batch]
         api = self.api("memberships")
@@ -216,20 +231,22 @@ class HubSpotDestination(TargetBase):
                           code="MERGED", redirect_to=survivor)
         return result
 
-    def _send_properties(self, batch: Sequence[Change]) -> list[Result]:
-        self._load_definitions()
+    def _send_properties(self, obj: str, batch: Sequence[Change]) -> list[Result]:
+        """One batch update of owned properties; values that cannot be encoded are rejected before sending."""
+        self._load_definitions(obj)
+        owned = self.properties[obj]
         inputs, rejected = [], []
         for change in batch:
             try:
-                values = {name: encode_property(name, value, self.definitions[name])
-                          for name, value in (change.new or {}).items() if name in self.properties}
+                values = {name: encode_property(name, value, self.definitions[(obj, name)])
+                          for name, value in (change.new or {}).items() if name in owned}
             except PropertyValueError as exc:
                 rejected.append(Result(change.target, change.key, "rejected", error=str(exc), code="INVALID_VALUE"))
                 continue
             inputs.append({"id": change.key, "properties": values})
         if not inputs:
             return rejected
-        api = self.api("companies_batch")
+        api = self.api(f"{obj}_batch")
         body = self._call(lambda: api.update({"inputs": inputs}, _preload_content=False,
                                              _request_timeout=REQUEST_TIMEOUT))
         sent = [c for c in batch if c.key in {i["id"] for i in inputs}]
@@ -256,25 +273,25 @@ class HubSpotDestination(TargetBase):
         self.list_ids[name] = str(listing["listId"])
         return self.list_ids[name]
 
-    def _load_definitions(self) -> None:
+    def _load_definitions(self, obj: str) -> None:
         """Read each owned property's definition once (type, fieldType, enumeration options)."""
         core = self.api("properties")
-        for name, spec in self.properties.items():
-            if name in self.definitions:
+        for name, spec in self.properties[obj].items():
+            if (obj, name) in self.definitions:
                 continue
             try:
                 found = self._call_with_retry(lambda n=name: core.get_by_name(
-                    COMPANIES, n, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+                    obj, n, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
             except RemoteError as exc:
                 if exc.status == 404:
-                    raise FatalError(f"HubSpot company property {name!r} does not exist; create it as a "
+                    raise FatalError(f"HubSpot {obj} property {name!r} does not exist; create it as a "
                                      f"{PROPERTY_KINDS[spec['value']]} property before syncing") from exc
                 raise
             expected = PROPERTY_KINDS[spec["value"]]
             if found.get("type") != expected:
-                raise FatalError(f"HubSpot company property {name!r} is of type {found.get('type')!r}; "
+                raise FatalError(f"HubSpot {obj} property {name!r} is of type {found.get('type')!r}; "
                                  f"{spec['value']!r} values need a {expected} property")
-            self.definitions[name] = found
+            self.definitions[(obj, name)] = found
 
     def _call_with_retry(self, fn):
         return call_with_retry(lambda: self._call(fn), policy=self.policy, limiter=self.limiter,
@@ -305,14 +322,14 @@ def _hubspot_error(status: int, body: dict, headers, exc: Exception) -> RemoteEr
                           rules=HUBSPOT_RULES, retry_after=retry_after_seconds(headers))
 
 
-def parse_properties(name: str, raw: Mapping[str, Any]) -> dict[str, dict]:
-    """Validate `properties:` — property name -> {value: segments|member|entered_at, segment: ...}."""
+def parse_properties(name: str, key: str, raw: Mapping[str, Any]) -> dict[str, dict]:
+    """Validate `properties:` / `contact_properties:` — property -> {value: segments|member|entered_at, segment}."""
     problems, parsed = [], {}
     if not isinstance(raw, Mapping):
-        raise InputError([Problem("segsync.yaml", "properties must be a mapping of property name to spec",
-                                  path=f"destinations.{name}.properties", value=raw)])
+        raise InputError([Problem("segsync.yaml", f"{key} must be a mapping of property name to spec",
+                                  path=f"destinations.{name}.{key}", value=raw)])
     for prop, spec in raw.items():
-        path = f"destinations.{name}.properties.{prop}"
+        path = f"destinations.{name}.{key}.{prop}"
         spec = {"value": spec} if isinstance(spec, str) else spec
         if not isinstance(spec, Mapping) or spec.get("value") not in PROPERTY_KINDS:
             problems.append(Problem("segsync.yaml", "unknown property value kind", path=path, value=spec,

@@ -133,3 +133,29 @@ def test_klaviyo_lists_follow_membership_and_a_rerun_writes_nothing(klaviyo_sand
     plans, reports = sync(con, settings, klaviyo_sandbox.env(), "r3")
     assert (plans["klaviyo"].removes, reports["klaviyo"].synced) == (1, 1)
     assert {state.profiles[p]["email"].lower() for p in churn.members} == {"new@beta.example.com"}
+
+
+def test_hubspot_contact_properties_carry_their_account_segments(hubspot_sandbox, warehouse):
+    emulator = hubspot_sandbox["hubspot"]
+    contacts = emulator.store("contacts")
+    with emulator.lock:
+        ids = [contacts.insert({"email": f"p{i}@acme.example.com"}).id for i in range(3)]
+        emulator.registry("contacts").create({
+            "name": "segsync_segments", "label": "Segments", "type": "enumeration", "fieldType": "checkbox",
+            "groupName": "contactinformation", "options": [{"label": "Churn risk", "value": "churn_risk"},
+                                                           {"label": "Upsell", "value": "upsell"}]})
+    con = warehouse_with(warehouse, {"A1": None, "A2": None}, [("churn_risk", "A1"), ("upsell", "A1"),
+                                                                ("upsell", "A2")], [])
+    con.register("hc", pa.table({"account_id": ["A1", "A1", "A2"], "email": [f"p{i}@acme.example.com" for i in
+                                                                             range(3)], "hubspot_contact_id": ids}))
+    con.execute("CREATE OR REPLACE TABLE contacts AS SELECT * FROM hc")
+    settings = {"hubspot": {"type": "hubspot", "lists": False,
+                            "contact_properties": {"segsync_segments": {"value": "segments"}}}}
+    plans, reports = sync(con, settings, hubspot_sandbox.env(), "r1")
+    assert (plans["hubspot"].adds, reports["hubspot"].synced, reports["hubspot"].write_calls) == (3, 3, 1)
+    assert [contacts.records[i].props.get("segsync_segments") for i in ids] == [
+        "churn_risk;upsell", "churn_risk;upsell", "upsell"]
+    replace_membership(con, [("upsell", "A1")])
+    plans, reports = sync(con, settings, hubspot_sandbox.env(), "r2")
+    assert (plans["hubspot"].updates, plans["hubspot"].removes, reports["hubspot"].synced) == (2, 1, 3)
+    assert [contacts.records[i].props.get("segsync_segments") for i in ids] == ["upsell", "upsell", None]

@@ -289,3 +289,21 @@ def seed(synthetic: int = typer.Option(0, "--synthetic", help="generate N synthe
     table.add_row("product_db", ", ".join(f"{k}={v}" for k, v in product_counts.items()), f"{product_seconds:.2f}")
     console.print(table)
     console.print(f"Seeding took {total:.2f} s; product database at {redact(product_url)}.")
+    provision_fields({**env, **os.environ})
+
+
+def provision_fields(env: dict) -> None:
+    """Create the custom fields segsync owns in the Salesforce sandbox, as an admin would in Setup."""
+    from sandbox.provision import provision_sandbox
+    from segsync.config import load_config
+    from segsync.errors import InputError
+
+    try:
+        created = provision_sandbox(load_config(), env)
+    except InputError as exc:
+        console.print("[yellow]Salesforce fields not created: the project or segment files have problems:[/yellow]")
+        for problem in exc.problems:
+            console.print(f"  {problem}")
+        return
+    for obj, count in created.items():
+        console.print(f"Salesforce {obj}: {count} segsync fields declared (see docs/sync.md).")

@@ -5,7 +5,9 @@ import re
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.common import Emulator
 from sandbox.salesforce.bulk2 import Job, add_bulk_routes
@@ -141,6 +143,19 @@ class SalesforceEmulator(Emulator):
         @app.exception_handler(SfRequestError)
         async def sf_error(_request: Request, exc: SfRequestError):
             return JSONResponse(exc.body(), status_code=exc.status)
+
+        @app.exception_handler(StarletteHTTPException)
+        async def http_error(_request: Request, exc: StarletteHTTPException):
+            code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "UNKNOWN_EXCEPTION")
+            message = ("The requested resource does not exist" if exc.status_code == 404
+                       else f"HTTP Method not allowed here ({exc.detail})" if exc.status_code == 405 else str(exc.detail))
+            return JSONResponse([{"message": message, "errorCode": code}], status_code=exc.status_code)
+
+        @app.exception_handler(RequestValidationError)
+        async def bad_parameter(_request: Request, exc: RequestValidationError):
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            return JSONResponse([{"message": f"Invalid request parameters: {problems}", "errorCode": "INVALID_INPUT"}],
+                                status_code=400)
 
         @app.middleware("http")
         async def limit_info(request: Request, call_next):

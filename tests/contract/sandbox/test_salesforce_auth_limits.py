@@ -119,3 +119,14 @@ def test_request_log_records_how_many_records_each_call_carried(sf_sandbox):
         ("GET", "/services/data/v62.0/query/", 200, 3),
         ("PATCH", "/services/data/v62.0/composite/sobjects", 200, 3),
     ]
+
+
+def test_unknown_paths_methods_and_bad_parameters_use_the_error_array(sf_sandbox):
+    missing = raw(sf_sandbox, "GET", "/services/data/v62.0/nothing/here")
+    assert missing.status_code == 404
+    assert missing.json() == [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]
+    wrong_method = raw(sf_sandbox, "PUT", "/services/data/v62.0/limits")
+    assert wrong_method.status_code == 405 and wrong_method.json()[0]["errorCode"] == "METHOD_NOT_ALLOWED"
+    bad = raw(sf_sandbox, "GET", "/services/data/v62.0/jobs/query/750000000000000AAA/results",
+              params={"maxRecords": "many"})
+    assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALID_INPUT"

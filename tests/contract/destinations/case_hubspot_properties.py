@@ -47,6 +47,13 @@ def transient_record(sandbox, account_id: str, times: int) -> None:
     emulator(sandbox).faults.add({"record_ids": [company], "code": "INTERNAL_ERROR", "times": times})
 
 
+def foreign_member(sandbox, con, segment: str, account_id: str) -> None:
+    """A person ticked the segment in the multi-select of a company segsync does not sync."""
+    record = emulator(sandbox).store("companies").records[case_hubspot.company_id(con, account_id)]
+    with emulator(sandbox).lock:
+        record.props["segsync_segments"] = segment
+
+
 def call_fault(sandbox, status: int, times: int | None) -> None:
     emulator(sandbox).faults.add({"method": "POST", "path": BATCH_UPDATE + "$", "status": status, "times": times})
 
@@ -54,4 +61,5 @@ def call_fault(sandbox, status: int, times: int | None) -> None:
 CASE = ContractCase(name="hubspot_properties", sandbox="hubspot_sandbox", settings=SETTINGS, seed=seed,
                     observed=observed, write_calls=write_calls, min_calls=lambda n: math.ceil(n / 100),
                     reject_record=reject_record, transient_record=transient_record, call_fault=call_fault,
-                    clear_log=case_hubspot.clear_log, clear_faults=case_hubspot.clear_faults)
+                    clear_log=case_hubspot.clear_log, clear_faults=case_hubspot.clear_faults,
+                    foreign_member=foreign_member)

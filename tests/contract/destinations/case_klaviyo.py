@@ -69,6 +69,14 @@ def call_fault(sandbox, status: int, times: int | None) -> None:
     emulator(sandbox).faults.add({"path": r"/relationships/profiles/?$", "status": status, "times": times})
 
 
+def foreign_member(sandbox, con, segment: str, account_id: str) -> None:
+    """A person created the list (segsync finds it by name) and added a profile by hand."""
+    state = emulator(sandbox).state
+    with emulator(sandbox).lock:
+        listing = state.create_list({"data": {"type": "list", "attributes": {"name": f"segsync: {segment}"}}})
+        listing.members[profile_of(account_id)] = listing.created
+
+
 def clear_log(sandbox) -> None:
     emulator(sandbox).log.clear()
 
@@ -80,4 +88,4 @@ def clear_faults(sandbox) -> None:
 CASE = ContractCase(name="klaviyo", sandbox="klaviyo_sandbox", settings=SETTINGS, seed=seed, observed=observed,
                     write_calls=write_calls, min_calls=suite_min_calls, reject_record=reject_record,
                     transient_record=transient_record, call_fault=call_fault, clear_log=clear_log,
-                    clear_faults=clear_faults)
+                    clear_faults=clear_faults, foreign_member=foreign_member)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sandbox.mailchimp.emulator import DEFAULT_AUDIENCE_NAME
-from sandbox.mailchimp.store import Member, now_iso, subscriber_hash
+from sandbox.mailchimp.store import Member, Segment, now_iso, subscriber_hash
 from tests.contract.destinations.harness import ContractCase
 from tests.contract.destinations.list_case_support import (
     SUITE_BATCH,
@@ -78,6 +78,18 @@ def call_fault(sandbox, status: int, times: int | None) -> None:
     emulator(sandbox).faults.add({"method": "POST", "path": r"/segments/\d+$", "status": status, "times": times})
 
 
+def foreign_member(sandbox, con, segment: str, account_id: str) -> None:
+    """A person created the tag (segsync finds it by name) and tagged a contact by hand."""
+    audience = emulator(sandbox).default_audience()
+    key = next(k for k, a in _account_of.items() if a == account_id)
+    stamp = now_iso()
+    with emulator(sandbox).lock:
+        tag = Segment(id=audience.next_segment_id, name=f"segsync: {segment}", created_at=stamp, updated_at=stamp,
+                      members={key: stamp})
+        audience.segments[tag.id] = tag
+        audience.next_segment_id += 1
+
+
 def clear_log(sandbox) -> None:
     emulator(sandbox).log.clear()
 
@@ -89,4 +101,4 @@ def clear_faults(sandbox) -> None:
 CASE = ContractCase(name="mailchimp", sandbox="mailchimp_sandbox", settings=SETTINGS, seed=seed, observed=observed,
                     write_calls=write_calls, min_calls=suite_min_calls, reject_record=reject_record,
                     transient_record=transient_record, call_fault=call_fault, clear_log=clear_log,
-                    clear_faults=clear_faults)
+                    clear_faults=clear_faults, foreign_member=foreign_member)

@@ -1,6 +1,7 @@
 """The HubSpot list case (run by test_hubspot_lists_suite.py): one MANUAL company list per segment, 200-id calls."""
 from __future__ import annotations
 
+from sandbox.hubspot.state import HubList
 from tests.contract.destinations.harness import ContractCase
 from tests.contract.destinations.list_case_support import SUITE_BATCH, dataset_and_warehouse, suite_min_calls
 
@@ -59,6 +60,16 @@ def call_fault(sandbox, status: int, times: int | None) -> None:
                                   "times": times})
 
 
+def foreign_member(sandbox, con, segment: str, account_id: str) -> None:
+    """A person made the MANUAL list (segsync finds it by name) and put a company in it by hand."""
+    state = emulator(sandbox).state
+    with emulator(sandbox).lock:
+        listing = HubList(str(state.next_list_id), f"segsync: {segment}", "0-2", "MANUAL", None, 1, 1)
+        state.next_list_id += 1
+        listing.members[company_id(con, account_id)] = 1
+        state.lists[listing.list_id] = listing
+
+
 def clear_log(sandbox) -> None:
     emulator(sandbox).log.clear()
 
@@ -70,4 +81,4 @@ def clear_faults(sandbox) -> None:
 CASE = ContractCase(name="hubspot", sandbox="hubspot_sandbox", settings=SETTINGS, seed=seed, observed=observed,
                     write_calls=write_calls, min_calls=suite_min_calls, reject_record=reject_record,
                     transient_record=transient_record, call_fault=call_fault, clear_log=clear_log,
-                    clear_faults=clear_faults)
+                    clear_faults=clear_faults, foreign_member=foreign_member)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.contract.destinations import test_contract as suite
+from tests.contract.destinations.harness import SEGMENT_NAMES, set_members
 from tests.contract.destinations.hubspot_lists_case import CASE
 
 
@@ -28,3 +29,16 @@ test_mixed_429_503_and_lock_faults_converge_with_nothing_lost = \
 test_kill_mid_run_then_resume_sends_only_the_unconfirmed = suite.test_kill_mid_run_then_resume_sends_only_the_unconfirmed
 test_guardrail_blocks_a_mass_removal_until_forced = suite.test_guardrail_blocks_a_mass_removal_until_forced
 test_dry_run_writes_nothing = suite.test_dry_run_writes_nothing
+
+
+def test_members_others_added_are_never_removed(hubspot_sandbox, con):
+    ids, members = suite.seeded(CASE, hubspot_sandbox, con)
+    foreign = ids[500]
+    CASE.foreign_member(hubspot_sandbox, con, "alpha", foreign)
+    suite.sync(con, CASE, hubspot_sandbox.env(), "r1", suite.SEGS)
+    assert CASE.observed(hubspot_sandbox, SEGMENT_NAMES)["alpha"] == set(members["alpha"]) | {foreign}
+    shrunk = {"alpha": members["alpha"][:25], "beta": members["beta"]}
+    set_members(con, shrunk)
+    _plan, report = suite.sync(con, CASE, hubspot_sandbox.env(), "r2", suite.SEGS)
+    assert report.synced == 5
+    assert CASE.observed(hubspot_sandbox, SEGMENT_NAMES)["alpha"] == set(shrunk["alpha"]) | {foreign}

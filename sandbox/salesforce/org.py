@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sandbox.salesforce.errors import ROLLED_BACK, RecordError, SfRequestError, invalid_field
 from sandbox.salesforce.ids import make_id, normalise_id
 from sandbox.salesforce.schema import (DEFAULT_OWNER_ID, FieldDef, ObjectDef, add_custom_fields, check_value,
-                                       format_datetime, standard_objects)
+                                       default_user, format_datetime, standard_objects)
 
 Record = dict
 FaultLookup = Callable[[str], object]  # record id -> a fault with .code/.message, or None
@@ -44,6 +44,7 @@ class Org:
         self.counters: dict[str, int] = {}
         self.last_stamp_ms = 0
         self._journal: list[tuple[str, str, Record | None]] | None = None
+        self.records["User"][DEFAULT_OWNER_ID] = default_user(self.next_stamp())
         self.rebuild_indexes()
 
     # -- schema ---------------------------------------------------------------------------------------------

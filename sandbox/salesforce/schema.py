@@ -126,7 +126,7 @@ def _system_fields(object_name: str) -> list[FieldDef]:
 
 
 def standard_objects() -> dict[str, ObjectDef]:
-    """A fresh copy of the org's Account and Contact metadata (before any admin customisation)."""
+    """A fresh copy of the org's Account, Contact and (read-only) User metadata, before any admin customisation."""
     account = ObjectDef("Account", "001", "Accounts", required_on_create=("Name",))
     contact = ObjectDef("Contact", "003", "Contacts", required_on_create=("LastName",))
     account_fields = [
@@ -158,7 +158,22 @@ def standard_objects() -> dict[str, ObjectDef]:
     ]
     account.fields = {f.name: f for f in account_fields}
     contact.fields = {f.name: f for f in contact_fields}
-    return {"Account": account, "Contact": contact}
+    user = ObjectDef("User", "005", "Users")
+    ro = dict(updateable=False, createable=False)
+    user.fields = {f.name: f for f in [
+        FieldDef("Id", "id", "User ID", length=18, nillable=False, **ro),
+        FieldDef("Name", "string", "Full Name", length=121, nillable=False, **ro),
+        FieldDef("Email", "email", "Email", length=128, nillable=False, **ro),
+        FieldDef("IsActive", "boolean", "Active", nillable=False, default=True, **ro),
+        *[f for f in _system_fields("User") if f.name in ("CreatedDate", "LastModifiedDate", "SystemModstamp")],
+    ]}
+    return {"Account": account, "Contact": contact, "User": user}
+
+
+def default_user(stamp: str) -> dict:
+    """The integration user that owns every seeded record (so Owner.Name resolves)."""
+    return {"Id": DEFAULT_OWNER_ID, "Name": "Segsync Integration", "Email": "integration@segsync.example.com",
+            "IsActive": True, "CreatedDate": stamp, "LastModifiedDate": stamp, "SystemModstamp": stamp}
 
 
 def add_custom_fields(obj: ObjectDef, specs: list[dict]) -> list[FieldDef]:

@@ -247,3 +247,15 @@ def test_escaped_string_literals_and_like_wildcards(sf_sandbox):
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.query("SELECT Name FROM Account WHERE Name = 'bad \\q escape'")
     assert caught.value.content[0]["errorCode"] == "MALFORMED_QUERY"
+
+
+def test_owner_relationship_resolves_to_the_integration_user(sf_sandbox):
+    seed(sf_sandbox, 1)
+    sf = client(sf_sandbox)
+    [row] = sf.query("SELECT Id, Owner.Name, Owner.Email FROM Account")["records"]
+    assert {k: v for k, v in row["Owner"].items() if k != "attributes"} == {
+        "Name": "Segsync Integration", "Email": "integration@segsync.example.com"}
+    assert sf.query("SELECT COUNT() FROM User WHERE IsActive = true")["totalSize"] == 1
+    [refused] = sf.restful("composite/sobjects", method="POST", json={"records": [
+        {"attributes": {"type": "User"}, "Name": "Intruder"}]})
+    assert refused["errors"][0]["statusCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"  # users are read-only here

@@ -87,9 +87,10 @@ def run_size(size: int, sources: list[str]) -> dict:
         env = _prepare(size, workdir)
         try:
             child_env = {k: v for k, v in env.items() if not k.startswith("_")}
-            out = subprocess.run([sys.executable, __file__, "--measure", json.dumps(child_env), "--sources", *sources,
+            # the environment (with the sandbox credentials) travels on stdin, never on the command line
+            out = subprocess.run([sys.executable, __file__, "--measure", "--sources", *sources,
                                   "--warehouse", str(workdir / "warehouse.duckdb")],
-                                 cwd=ROOT, capture_output=True, text=True)
+                                 cwd=ROOT, input=json.dumps(child_env), capture_output=True, text=True)
             if out.returncode != 0:
                 raise RuntimeError(f"measuring run for {size} accounts failed:\n{out.stderr[-3000:]}")
             report = json.loads(out.stdout.strip().splitlines()[-1])
@@ -104,11 +105,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000])
     parser.add_argument("--sources", nargs="+", default=ALL_SOURCES, choices=ALL_SOURCES)
-    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--warehouse", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure:
-        print(json.dumps(measure(args.measure, args.sources, args.warehouse)))
+        print(json.dumps(measure(sys.stdin.read(), args.sources, args.warehouse)))
         return
     reports = []
     for size in args.sizes:

@@ -137,15 +137,12 @@ def test_hubspot_lists_hold_exactly_the_members(demo, first_run):
     client = make_hubspot(dict(os.environ))
     for segment, accounts in members.items():
         name = DEFAULT_LIST_TEMPLATE.replace("{segment}", segment)
-        found = client.api_request({"method": "GET",
-                                    "path": f"/crm/v3/lists/object-type-id/0-2/name/{name}"}).json()
-        list_id = found["list"]["listId"]
+        list_id = client.crm.lists.lists_api.get_by_name(list_name=name, object_type_id="0-2").list.list_id
         got, after = set(), None
         while True:
-            path = f"/crm/v3/lists/{list_id}/memberships?limit=250" + (f"&after={after}" if after else "")
-            page = client.api_request({"method": "GET", "path": path}).json()
-            got |= {str(r["recordId"]) for r in page["results"]}
-            after = (page.get("paging") or {}).get("next", {}).get("after")
+            page = client.crm.lists.memberships_api.get_page(list_id=list_id, limit=250, **({"after": after} if after else {}))
+            got |= {str(r.record_id) for r in page.results}
+            after = page.paging.next.after if page.paging and page.paging.next else None
             if not after:
                 break
         assert got == {company[a] for a in accounts if a in company}, segment

@@ -44,7 +44,7 @@ PROPERTY_OBJECTS = {COMPANIES: ("properties", "accounts.hubspot_company_id"),
                     CONTACTS: ("contact_properties", "contacts.hubspot_contact_id")}
 PROPERTY_KINDS = {"segments": "enumeration", "member": "bool", "entered_at": "date"}
 DEFAULT_RATE = (90, 10.0)  # below HubSpot's documented 100 requests per 10 seconds per private app
-REQUEST_TIMEOUT = 30
+DEFAULT_TIMEOUT = 30.0  # seconds per request; a timed-out call is retried like a 5xx
 
 
 class HubSpotDestination(TargetBase):
@@ -55,7 +55,7 @@ class HubSpotDestination(TargetBase):
     def __init__(self, name: str, client: Any, *, mode: str = "membership", list_template: str = DEFAULT_LIST_TEMPLATE,
                  properties: Mapping[str, Mapping[str, Mapping]] | None = None, limiter=None,
                  list_membership_max: int = LIST_MEMBERSHIP_MAX, lists: bool = True,
-                 policy: RetryPolicy = RetryPolicy()):
+                 policy: RetryPolicy = RetryPolicy(), timeout: float = DEFAULT_TIMEOUT):
         self.name = name
         self.client = client
         self.mode = mode
@@ -65,6 +65,7 @@ class HubSpotDestination(TargetBase):
         self.limiter = limiter
         self.list_membership_max = list_membership_max
         self.lists = lists
+        self.timeout = timeout
         self.policy = policy
         self.list_ids: dict[str, str] = {}
         self.definitions: dict[tuple[str, str], dict] = {}
@@ -90,6 +91,7 @@ class HubSpotDestination(TargetBase):
                                       expected="true (one MANUAL list per segment) or false with properties:")])
         return cls(name, without_hidden_retries(make_hubspot(env)), mode=mode, list_template=template,
                    properties=properties, limiter=limiter, lists=lists,
+                   timeout=float(settings.get("timeout_seconds", DEFAULT_TIMEOUT)),
                    list_membership_max=batch_size(name, settings, "list_batch_size", LIST_MEMBERSHIP_MAX))
 
     def list_names(self, segments: Any) -> dict[str, str]:
@@ -213,14 +215,14 @@ class HubSpotDestination(TargetBase):
         ids = [c.key for c in batch]
         api = self.api("memberships")
         call = api.remove if op == "remove" else api.add
-        body = self._call(lambda: call(list_id, ids, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        body = self._call(lambda: call(list_id, ids, _preload_content=False, _request_timeout=self.timeout))
         return [self._redirected(r) if r.code == "RECORD_MISSING" else r for r in membership_results(batch, body, op)]
 
     def _redirected(self, result: Result) -> Result:
         """A company id HubSpot reports missing may have been merged: point the change at the survivor."""
         try:
             found = self._call_with_retry(lambda: self.api("companies").get_by_id(
-                result.key, properties=["hs_object_id"], _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+                result.key, properties=["hs_object_id"], _preload_content=False, _request_timeout=self.timeout))
         except RemoteError as exc:
             if exc.status == 404:
                 return result
@@ -248,7 +250,7 @@ class HubSpotDestination(TargetBase):
             return rejected
         api = self.api(f"{obj}_batch")
         body = self._call(lambda: api.update({"inputs": inputs}, _preload_content=False,
-                                             _request_timeout=REQUEST_TIMEOUT))
+                                             _request_timeout=self.timeout))
         sent = [c for c in batch if c.key in {i["id"] for i in inputs}]
         return rejected + batch_update_results(sent, body)
 
@@ -259,13 +261,13 @@ class HubSpotDestination(TargetBase):
         lists_api = self.api("lists")
         try:
             found = self._call_with_retry(lambda: lists_api.get_by_name(
-                name, COMPANY_OBJECT_TYPE_ID, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+                name, COMPANY_OBJECT_TYPE_ID, _preload_content=False, _request_timeout=self.timeout))
         except RemoteError as exc:
             if exc.status != 404:
                 raise
             found = self._call_with_retry(lambda: lists_api.create(
                 {"name": name, "objectTypeId": COMPANY_OBJECT_TYPE_ID, "processingType": "MANUAL"},
-                _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+                _preload_content=False, _request_timeout=self.timeout))
         listing = found.get("list") or found
         if listing.get("processingType") not in (None, "MANUAL"):
             raise FatalError(f"HubSpot list {name!r} exists but is {listing.get('processingType')}; segsync only "
@@ -281,7 +283,7 @@ class HubSpotDestination(TargetBase):
                 continue
             try:
                 found = self._call_with_retry(lambda n=name: core.get_by_name(
-                    obj, n, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+                    obj, n, _preload_content=False, _request_timeout=self.timeout))
             except RemoteError as exc:
                 if exc.status == 404:
                     raise FatalError(f"HubSpot {obj} property {name!r} does not exist; create it as a "

@@ -63,7 +63,7 @@ class KlaviyoDestination(TargetBase):
     def __init__(self, name: str, client: Any, *, mode: str = "membership", list_template: str = DEFAULT_LIST_TEMPLATE,
                  list_creations_per_day: int = LIST_CREATIONS_PER_DAY, credential: str = "klaviyo:default",
                  policy: RetryPolicy = RetryPolicy(), poll_interval: float = 0.2,
-                 max_batch_size: int = RELATIONSHIP_MAX):
+                 max_batch_size: int = RELATIONSHIP_MAX, timeout: float = 30.0):
         from openapi_client.api_arg_options import USE_DICTIONARY_FOR_RESPONSE_DATA
 
         self.name = name
@@ -76,7 +76,8 @@ class KlaviyoDestination(TargetBase):
         self.policy = policy
         self.poll_interval = poll_interval
         self.max_batch_size = min(max_batch_size, RELATIONSHIP_MAX, BULK_IMPORT_MAX)
-        self.options = {USE_DICTIONARY_FOR_RESPONSE_DATA: True}
+        # every client call: plain dicts back, and a per-request timeout
+        self.call_options = {"options": {USE_DICTIONARY_FOR_RESPONSE_DATA: True}, "_request_timeout": timeout}
         self.list_ids: dict[str, str] = {}
         self.profile_ids: dict[str, str] = {}  # lowercased email -> profile id
 
@@ -90,7 +91,8 @@ class KlaviyoDestination(TargetBase):
         return cls(name, make_klaviyo(env), mode=mode, list_template=template,
                    list_creations_per_day=min(cap, LIST_CREATIONS_PER_DAY),
                    credential=credential_key("klaviyo", env.get("KLAVIYO_API_KEY")),
-                   max_batch_size=batch_size(name, settings, "batch_size", RELATIONSHIP_MAX))
+                   max_batch_size=batch_size(name, settings, "batch_size", RELATIONSHIP_MAX),
+                   timeout=float(settings.get("timeout_seconds", 30.0)))
 
     # -- planning ---------------------------------------------------------------------------------------
     def list_names(self, segments: Any) -> dict[str, str]:
@@ -123,7 +125,7 @@ class KlaviyoDestination(TargetBase):
     def find_list(self, name: str) -> str | None:
         if name not in self.list_ids:
             page = self._read(lambda: self.client.Lists.get_lists(filter=equals_filter("name", name),
-                                                                  options=self.options))
+                                                                  **self.call_options))
             found = [item for item in page.get("data") or [] if (item.get("attributes") or {}).get("name") == name]
             if found:
                 self.list_ids[name] = str(sorted(found, key=lambda i: i["attributes"].get("created", ""))[0]["id"])
@@ -136,7 +138,7 @@ class KlaviyoDestination(TargetBase):
         count, cursor = 0, None
         while True:
             page = self._read(lambda c=cursor: self.client.Lists.get_lists(filter=condition, page_cursor=c,
-                                                                           options=self.options))
+                                                                           **self.call_options))
             count += len(page.get("data") or [])
             cursor = (page.get("links") or {}).get("next")
             if not cursor:
@@ -144,7 +146,7 @@ class KlaviyoDestination(TargetBase):
 
     def create_list(self, name: str) -> str:
         created = self._with_retry(lambda: self.client.Lists.create_list(
-            {"data": {"type": "list", "attributes": {"name": name}}}, options=self.options), self.limiter)
+            {"data": {"type": "list", "attributes": {"name": name}}}, **self.call_options), self.limiter)
         self.list_ids[name] = str(created["data"]["id"])
         return self.list_ids[name]
 
@@ -184,7 +186,7 @@ class KlaviyoDestination(TargetBase):
         body = {"data": [{"type": "profile", "id": ids[c.key]} for c in batch]}
         call = self.client.Lists.remove_profiles_from_list if op == "remove" else self.client.Lists.add_profiles_to_list
         try:
-            self._call(lambda: call(list_id, body, options=self.options), per_record=True)
+            self._call(lambda: call(list_id, body, **self.call_options), per_record=True)
         except RecordsRefused as refused:
             return [Result(c.target, c.key, "rejected", error=refused.details[i], code=refused.code)
                     if i in refused.details else Result(c.target, c.key, "retry", error="sent with a refused record")
@@ -194,7 +196,7 @@ class KlaviyoDestination(TargetBase):
     def _import_into_list(self, list_id: str, batch: Sequence[Change]) -> list[Result]:
         """Create the missing profiles and add them to the list in one bulk import job; wait for its verdict."""
         job = self._call(lambda: self.client.Profiles.bulk_import_profiles(
-            import_payload([c.key for c in batch], list_id), options=self.options))
+            import_payload([c.key for c in batch], list_id), **self.call_options))
         job_id = job["data"]["id"]
         deadline = time.monotonic() + JOB_POLL_SECONDS
         attributes = job["data"].get("attributes") or {}
@@ -203,8 +205,9 @@ class KlaviyoDestination(TargetBase):
                 return [Result(c.target, c.key, "retry", error=f"import job {job_id} still {attributes.get('status')}")
                         for c in batch]
             time.sleep(self.poll_interval if attributes.get("status") == "processing" else 0)
-            attributes = self._with_retry(lambda: self.client.Profiles.get_bulk_import_profiles_job(
-                job_id, options=self.options), self.limiter)["data"].get("attributes") or {}
+            polled = self._with_retry(lambda: self.client.Profiles.get_bulk_import_profiles_job(
+                job_id, **self.call_options), self.limiter)
+            attributes = polled["data"].get("attributes") or {}
         if attributes.get("status") == "cancelled":
             return [Result(c.target, c.key, "retry", error=f"import job {job_id} was cancelled") for c in batch]
         errors = self._import_errors(job_id) if attributes.get("failed_count") else []
@@ -218,7 +221,7 @@ class KlaviyoDestination(TargetBase):
         errors, cursor = [], None
         while True:
             page = self._with_retry(lambda c=cursor: self.client.Profiles.get_errors_for_bulk_import_profiles_job(
-                job_id, page_size=100, page_cursor=c, options=self.options), self.limiter)
+                job_id, page_size=100, page_cursor=c, **self.call_options), self.limiter)
             errors += page.get("data") or []
             cursor = (page.get("links") or {}).get("next")
             if not cursor:
@@ -230,7 +233,7 @@ class KlaviyoDestination(TargetBase):
         for part in chunks(wanted, PROFILE_PAGE_MAX):
             page = self._read(lambda p=part: self.client.Profiles.get_profiles(
                 filter=any_filter("email", p), page_size=PROFILE_PAGE_MAX, fields_profile=["email"],
-                options=self.options))
+                **self.call_options))
             for item in page.get("data") or []:
                 email = str((item.get("attributes") or {}).get("email") or "").strip().lower()
                 if email:

@@ -82,7 +82,8 @@ class MailchimpDestination(TargetBase):
         limiter = limiter_for(key, int(rate.get("calls", DEFAULT_RATE[0])), float(rate.get("per_seconds",
                                                                                          DEFAULT_RATE[1])))
         connections = min(int(settings.get("max_connections", MAX_CONNECTIONS)), MAX_CONNECTIONS)
-        return cls(name, make_mailchimp(env), audience=settings.get("audience"), mode=mode, tag_template=template,
+        client = make_mailchimp(env, timeout=float(settings.get("timeout_seconds", 60)))
+        return cls(name, client, audience=settings.get("audience"), mode=mode, tag_template=template,
                    status_if_new=status_if_new, limiter=limiter, slots=connection_slots(key, connections),
                    max_batch_size=batch_size(name, settings, "batch_size", SEGMENT_BATCH_MAX))
 

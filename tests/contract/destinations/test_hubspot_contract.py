@@ -235,3 +235,13 @@ def test_an_invalid_token_stops_the_run_without_showing_the_token(hubspot_sandbo
     with pytest.raises(FatalError) as caught:
         dest.prepare([LIST])
     assert "INVALID_AUTHENTICATION" in str(caught.value) and token not in str(caught.value)
+
+
+def test_a_timed_out_call_is_retried(hubspot_sandbox):
+    ids = add_companies(hubspot_sandbox, 2)
+    dest = destination(hubspot_sandbox, timeout_seconds=0.3)
+    dest.prepare([LIST])
+    emulator(hubspot_sandbox).faults.add({"method": "PUT", "path": "/memberships/add", "delay": 1.0, "times": 1})
+    stats = apply_changes(dest, members_changes(ids), policy=FAST, limiter=dest.limiter)
+    assert (stats.calls, stats.retries, [r.outcome for r in stats.results]) == (2, 1, ["synced", "synced"])
+    assert list_members(hubspot_sandbox, LIST) == set(ids)

@@ -142,3 +142,14 @@ def test_429_honours_retry_after_and_503_is_retried(klaviyo_sandbox):
     assert (stats.retries, sorted(r.outcome for r in stats.results)) == (2, ["synced", "synced"])
     assert waited >= 1.0
     assert list_members(klaviyo_sandbox, LIST) == {"a@acme.example.com", "b@acme.example.com"}
+
+
+def test_a_timed_out_call_is_retried(klaviyo_sandbox):
+    add_profiles(klaviyo_sandbox, ["a@acme.example.com"])
+    dest = destination(klaviyo_sandbox, timeout_seconds=0.3)
+    dest.prepare([LIST])
+    klaviyo_sandbox["klaviyo"].faults.add({"method": "POST", "path": "/relationships/profiles", "delay": 1.0,
+                                           "times": 1})
+    stats = apply_changes(dest, adds(["a@acme.example.com"]), policy=FAST, limiter=dest.limiter)
+    assert (stats.calls, stats.retries, [r.outcome for r in stats.results]) == (2, 1, ["synced"])
+    assert list_members(klaviyo_sandbox, LIST) == {"a@acme.example.com"}

@@ -192,3 +192,14 @@ def test_a_wrong_api_key_stops_the_run_without_showing_the_key(mailchimp_sandbox
         dest.prepare([TAG])
     assert "API Key Invalid" in str(caught.value)
     assert "0123456789abcdef0123456789abcdef" not in str(caught.value)
+
+
+def test_a_timed_out_call_is_retried(mailchimp_sandbox):
+    add_members(mailchimp_sandbox, ["a@acme.example.com"])
+    dest = destination(mailchimp_sandbox, timeout_seconds=0.3)
+    dest.prepare([TAG])
+    mailchimp_sandbox["mailchimp"].faults.add({"method": "POST", "path": r"/segments/\d+$", "delay": 1.0,
+                                               "times": 1})
+    stats = apply_changes(dest, adds(["a@acme.example.com"]), policy=FAST, limiter=dest.limiter)
+    assert (stats.calls, stats.retries, [r.outcome for r in stats.results]) == (2, 1, ["synced"])
+    assert tag_members(mailchimp_sandbox, TAG) == {"a@acme.example.com"}

@@ -28,7 +28,8 @@ def test_item_pointers_name_the_refused_records_and_a_call_level_pointer_does_no
     body = {"errors": [{"id": "e1", "status": 400, "code": "invalid", "title": "Invalid input.",
                         "detail": "Item 1 must be a profile", "source": {"pointer": "/data/1/id"}}]}
     assert record_errors(body) == {1: "Item 1 must be a profile"}
-    whole = {"errors": [{"status": 400, "code": "invalid", "detail": "no such profile", "source": {"pointer": "/data"}}]}
+    whole = {"errors": [{"status": 400, "code": "invalid", "detail": "no such profile",
+                         "source": {"pointer": "/data"}}]}
     assert record_errors(whole) is None
 
 

@@ -50,7 +50,8 @@ def test_segment_answer_maps_back_case_insensitively_and_leaves_unnamed_addresse
     batch = [Change(TAG, k, "add") for k in ("a@acme.example.com", "b@acme.example.com", "c@acme.example.com")]
     body = {"members_added": [{"id": subscriber_hash("A@Acme.example.com"), "email_address": "A@Acme.example.com"}],
             "members_removed": [],
-            "errors": [{"email_addresses": ["B@acme.example.com"], "error": "Email addresses do not belong to this list"}],
+            "errors": [{"email_addresses": ["B@acme.example.com"],
+                        "error": "Email addresses do not belong to this list"}],
             "total_added": 1, "total_removed": 0, "error_count": 1}
     assert [(r.key, r.outcome, r.code) for r in segment_results(batch, body, "add")] == [
         ("a@acme.example.com", "synced", None), ("b@acme.example.com", "rejected", "NOT_ON_AUDIENCE")]

@@ -105,7 +105,7 @@ class SalesforceEmulator(Emulator):
         """A query cursor; like Salesforce, at most 10 stay open per user and the oldest is released first."""
         while len(self.cursors) >= MAX_OPEN_CURSORS:
             self.cursors.pop(next(iter(self.cursors)))
-        locator = self.org.new_id("01g")[:15]
+        locator = self.org.new_id("01g")
         cursor = self.cursors[locator] = Cursor(locator, query, rows, include_deleted)
         return cursor
 

@@ -1,7 +1,7 @@
 """HubSpot destination: one MANUAL company list per segment, plus optional owned company properties."""
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -52,12 +52,14 @@ class HubSpotDestination(TargetBase):
 
     type = "hubspot"
 
-    def __init__(self, name: str, client: Any, *, mode: str = "membership", list_template: str = DEFAULT_LIST_TEMPLATE,
+    def __init__(self, name: str, client: Any = None, *, client_factory: Callable[[], Any] | None = None,
+                 mode: str = "membership", list_template: str = DEFAULT_LIST_TEMPLATE,
                  properties: Mapping[str, Mapping[str, Mapping]] | None = None, limiter=None,
                  list_membership_max: int = LIST_MEMBERSHIP_MAX, lists: bool = True,
                  policy: RetryPolicy = RetryPolicy(), timeout: float = DEFAULT_TIMEOUT):
         self.name = name
-        self.client = client
+        self._client = client
+        self._client_factory = client_factory
         self.mode = mode
         self.list_template = list_template
         self.properties = {obj: {k: dict(v) for k, v in props.items()}
@@ -89,7 +91,9 @@ class HubSpotDestination(TargetBase):
             raise InputError([Problem("segsync.yaml", "lists must be true or false, and false needs properties",
                                       path=f"destinations.{name}.lists", value=lists,
                                       expected="true (one MANUAL list per segment) or false with properties:")])
-        return cls(name, without_hidden_retries(make_hubspot(env)), mode=mode, list_template=template,
+        env = dict(env)
+        return cls(name, client_factory=lambda: without_hidden_retries(make_hubspot(env)), mode=mode,
+                   list_template=template,
                    properties=properties, limiter=limiter, lists=lists,
                    timeout=float(settings.get("timeout_seconds", DEFAULT_TIMEOUT)),
                    list_membership_max=batch_size(name, settings, "list_batch_size", LIST_MEMBERSHIP_MAX))
@@ -180,6 +184,13 @@ class HubSpotDestination(TargetBase):
         return Change(target=target, key=key, op="update", new=new, old=old, account_id=account_id)
 
     # -- sending ----------------------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """hubspot-api-client, built on first use (planning and `segsync validate` need no credentials)."""
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
     def api(self, name: str) -> Any:
         """One client API object per run (each attribute walk of hubspot-api-client builds a new connection pool)."""
         if name not in self._apis:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -60,14 +60,16 @@ class KlaviyoDestination(TargetBase):
 
     type = "klaviyo"
 
-    def __init__(self, name: str, client: Any, *, mode: str = "membership", list_template: str = DEFAULT_LIST_TEMPLATE,
+    def __init__(self, name: str, client: Any = None, *, client_factory: Callable[[], Any] | None = None,
+                 mode: str = "membership", list_template: str = DEFAULT_LIST_TEMPLATE,
                  list_creations_per_day: int = LIST_CREATIONS_PER_DAY, credential: str = "klaviyo:default",
                  policy: RetryPolicy = RetryPolicy(), poll_interval: float = 0.2,
                  max_batch_size: int = RELATIONSHIP_MAX, timeout: float = 30.0):
         from openapi_client.api_arg_options import USE_DICTIONARY_FOR_RESPONSE_DATA
 
         self.name = name
-        self.client = client
+        self._client = client
+        self._client_factory = client_factory
         self.mode = mode
         self.list_template = list_template
         self.list_creations_per_day = list_creations_per_day
@@ -88,7 +90,8 @@ class KlaviyoDestination(TargetBase):
         mode = check_mode(name, settings)
         template = check_template(name, settings.get("list_name", DEFAULT_LIST_TEMPLATE))
         cap = int(settings.get("list_creations_per_day", LIST_CREATIONS_PER_DAY))
-        return cls(name, make_klaviyo(env), mode=mode, list_template=template,
+        env = dict(env)
+        return cls(name, client_factory=lambda: make_klaviyo(env), mode=mode, list_template=template,
                    list_creations_per_day=min(cap, LIST_CREATIONS_PER_DAY),
                    credential=credential_key("klaviyo", env.get("KLAVIYO_API_KEY")),
                    max_batch_size=batch_size(name, settings, "batch_size", RELATIONSHIP_MAX),
@@ -107,6 +110,13 @@ class KlaviyoDestination(TargetBase):
     def desired(self, con: duckdb.DuckDBPyConnection, segments: Any) -> duckdb.DuckDBPyRelation:
         view = register_targets(con, self.name, self.list_names(segments))
         return con.sql(contact_membership_sql(view))
+
+    @property
+    def client(self) -> Any:
+        """klaviyo-api, built on first use (planning and `segsync validate` need no credentials)."""
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
 
     # -- lists ------------------------------------------------------------------------------------------
     def prepare(self, targets: Sequence[str]) -> None:

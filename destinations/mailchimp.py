@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -48,23 +48,25 @@ class MailchimpDestination(TargetBase):
 
     type = "mailchimp"
 
-    def __init__(self, name: str, client: Any, *, audience: str | None = None, mode: str = "membership",
+    def __init__(self, name: str, client: Any = None, *, client_factory: Callable[[], Any] | None = None,
+                 audience: str | None = None, mode: str = "membership",
                  tag_template: str = DEFAULT_TAG_TEMPLATE, status_if_new: str = "subscribed", limiter=None,
                  slots=None, policy: RetryPolicy = RetryPolicy(), max_batch_size: int = SEGMENT_BATCH_MAX):
         self.name = name
-        self.client = client
+        self._client = client
+        self._client_factory = client_factory
         self.audience = audience
         self.mode = mode
         self.tag_template = tag_template
         self.status_if_new = status_if_new
         self.limiter = limiter
-        self.slots = slots or connection_slots(f"mailchimp:{id(client)}", MAX_CONNECTIONS)
+        self.slots = slots or connection_slots(f"mailchimp:{id(self)}", MAX_CONNECTIONS)
         self.policy = policy
         self.max_batch_size = min(max_batch_size, SEGMENT_BATCH_MAX, MEMBER_BATCH_MAX)
         self.list_id: str | None = None
         self.segment_ids: dict[str, int] = {}
         self.member_status: dict[str, str] | None = None  # lowercased email -> status, read once when adding
-        self.last_headers = capture_headers(client)
+        self.last_headers: threading.local | None = None  # set when the client is first used
 
     @classmethod
     def from_settings(cls, name: str, settings: Mapping[str, Any], env: Mapping[str, str]) -> "MailchimpDestination":
@@ -82,8 +84,9 @@ class MailchimpDestination(TargetBase):
         limiter = limiter_for(key, int(rate.get("calls", DEFAULT_RATE[0])), float(rate.get("per_seconds",
                                                                                          DEFAULT_RATE[1])))
         connections = min(int(settings.get("max_connections", MAX_CONNECTIONS)), MAX_CONNECTIONS)
-        client = make_mailchimp(env, timeout=float(settings.get("timeout_seconds", 60)))
-        return cls(name, client, audience=settings.get("audience"), mode=mode, tag_template=template,
+        env, timeout = dict(env), float(settings.get("timeout_seconds", 60))
+        return cls(name, client_factory=lambda: make_mailchimp(env, timeout=timeout), audience=settings.get("audience"),
+                   mode=mode, tag_template=template,
                    status_if_new=status_if_new, limiter=limiter, slots=connection_slots(key, connections),
                    max_batch_size=batch_size(name, settings, "batch_size", SEGMENT_BATCH_MAX))
 
@@ -105,6 +108,15 @@ class MailchimpDestination(TargetBase):
         return con.sql(contact_membership_sql(view))
 
     # -- sending ----------------------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """mailchimp-marketing, built on first use (planning and `segsync validate` need no credentials)."""
+        if self._client is None:
+            self._client = self._client_factory()
+        if self.last_headers is None:
+            self.last_headers = capture_headers(self._client)
+        return self._client
+
     def prepare(self, targets: Sequence[str]) -> None:
         self.audience_id()
         for target in targets:

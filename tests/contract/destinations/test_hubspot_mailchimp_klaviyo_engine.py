@@ -159,3 +159,14 @@ def test_hubspot_contact_properties_carry_their_account_segments(hubspot_sandbox
     plans, reports = sync(con, settings, hubspot_sandbox.env(), "r2")
     assert (plans["hubspot"].updates, plans["hubspot"].removes, reports["hubspot"].synced) == (2, 1, 3)
     assert [contacts.records[i].props.get("segsync_segments") for i in ids] == ["upsell", "upsell", None]
+
+
+def test_planning_and_validation_need_no_credentials(warehouse):
+    """Destinations build their clients on first use: `segsync plan --dry-run`/`validate` work without tokens."""
+    from destinations import create_destination
+
+    for name, settings in {"hubspot": {"type": "hubspot"}, "mailchimp": {"type": "mailchimp"},
+                           "klaviyo": {"type": "klaviyo"}}.items():
+        target = create_destination(name, settings, {})
+        assert target.check(SEGMENTS) == [] and target.claims(SEGMENTS)
+        assert target.ownership(SEGMENTS).targets

@@ -43,5 +43,6 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, summary
 def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[tuple]:
     ensure_runs_table(con)
     return con.execute(
-        "SELECT run_id, started_at, finished_at, status, as_of FROM sync_runs ORDER BY started_at DESC LIMIT ?",
+        "SELECT run_id, strftime(started_at, '%Y-%m-%d %H:%M:%S'), strftime(finished_at, '%Y-%m-%d %H:%M:%S'), "
+        "status, strftime(as_of, '%Y-%m-%d %H:%M:%S') FROM sync_runs ORDER BY started_at DESC LIMIT ?",
         [limit]).fetchall()

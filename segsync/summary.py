@@ -74,8 +74,14 @@ def summary_tables(summary: dict) -> list[Table]:
     return tables
 
 
+def wide_console() -> Console:
+    """A console that does not squeeze tables into 80 columns when output is piped or run under make."""
+    console = Console()
+    return console if console.is_terminal else Console(width=max(console.width, 120))
+
+
 def print_summary(summary: dict, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or wide_console()
     for table in summary_tables(summary):
         console.print(table)
     console.print(f"run {summary.get('run_id')}: [bold]{summary.get('status')}[/bold]")

@@ -70,7 +70,9 @@ def status(
     """Show recent runs and the sync state per destination."""
     from segsync import runs, store
 
-    console = Console()
+    from segsync.summary import wide_console
+
+    console = wide_console()
     con = store.connect()
     try:
         if matches:

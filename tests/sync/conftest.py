@@ -1,6 +1,7 @@
 """Fixtures for engine unit tests: a warehouse connection, the fake destination registered, membership helpers."""
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 from segsync import store
@@ -42,8 +43,13 @@ def set_members(con, members: dict[str, list[str]], holdouts: dict[str, list[str
                    is_holdout BOOLEAN, run_id VARCHAR, evaluated_at TIMESTAMPTZ)""")
     rows = [(s, a, False) for s, ids in members.items() for a in ids]
     rows += [(s, a, True) for s, ids in (holdouts or {}).items() for a in ids]
-    if rows:
-        con.executemany("INSERT INTO segment_membership VALUES (?, ?, 'treatment', ?, 'r', now())", rows)
+    table = pa.table({"segment": pa.array([r[0] for r in rows], pa.string()),
+                      "account_id": pa.array([r[1] for r in rows], pa.string()),
+                      "is_holdout": pa.array([r[2] for r in rows], pa.bool_())})
+    con.register("_members", table)
+    con.execute("INSERT INTO segment_membership SELECT segment, account_id, 'treatment', is_holdout, 'r', now() "
+                "FROM _members")
+    con.unregister("_members")
 
 
 def accounts(prefix: str, n: int) -> list[str]:

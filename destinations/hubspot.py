@@ -34,7 +34,7 @@ from destinations.hubspot_wire import (
 from destinations.vendor_errors import classify_error, json_body, retry_after_seconds
 from segsync.errors import FatalError, InputError, Problem, RemoteError, RetryableError
 from segsync.retry import RetryPolicy, call_with_retry, limiter_for
-from segsync.sync.protocol import Change, Op, Result
+from segsync.sync.protocol import BatchRejected, Change, Op, Result
 from segsync.sync.targets import Ownership, TargetBase, routed_segments
 
 COMPANIES = "companies"  # the target name of company property rows
@@ -276,9 +276,13 @@ class HubSpotDestination(TargetBase):
         except RemoteError as exc:
             if exc.status != 404:
                 raise
-            found = self._call_with_retry(lambda: lists_api.create(
-                {"name": name, "objectTypeId": COMPANY_OBJECT_TYPE_ID, "processingType": "MANUAL"},
-                _preload_content=False, _request_timeout=self.timeout))
+            try:
+                found = self._call_with_retry(lambda: lists_api.create(
+                    {"name": name, "objectTypeId": COMPANY_OBJECT_TYPE_ID, "processingType": "MANUAL"},
+                    _preload_content=False, _request_timeout=self.timeout))
+            except BatchRejected as refused:  # e.g. the name is taken by a contact list
+                raise FatalError(f"HubSpot refused to create the company list {name!r}: {refused} (rename it with "
+                                 f"list_name in segsync.yaml)", status=refused.status, code=refused.code) from refused
         listing = found.get("list") or found
         if listing.get("processingType") not in (None, "MANUAL"):
             raise FatalError(f"HubSpot list {name!r} exists but is {listing.get('processingType')}; segsync only "

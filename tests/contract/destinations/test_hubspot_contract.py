@@ -245,3 +245,11 @@ def test_a_timed_out_call_is_retried(hubspot_sandbox):
     stats = apply_changes(dest, members_changes(ids), policy=FAST, limiter=dest.limiter)
     assert (stats.calls, stats.retries, [r.outcome for r in stats.results]) == (2, 1, ["synced", "synced"])
     assert list_members(hubspot_sandbox, LIST) == set(ids)
+
+
+def test_a_list_name_taken_by_a_contact_list_stops_with_a_clear_message(hubspot_sandbox):
+    state = emulator(hubspot_sandbox).state
+    with emulator(hubspot_sandbox).lock:
+        state.lists["5"] = HubList("5", LIST, "0-1", "MANUAL", None, 1_700_000_000_000, 1_700_000_000_000)
+    with pytest.raises(FatalError, match=r"refused to create the company list 'segsync: churn_risk'.*already exists"):
+        destination(hubspot_sandbox).prepare([LIST])

@@ -63,11 +63,13 @@ RULES: dict[str, str] = {
            OR (NOT a.churn_flag AND coalesce(c.churn_events, 0) > 0 AND m.account_id IS NOT NULL
                AND m.counting_subscriptions = 0 AND NOT m.is_trialing)""",
     "overlapping_subscriptions": """
-        SELECT DISTINCT 'stripe', b.subscription_id, 'runs at the same time as ' || a.subscription_id
-               || ' for account ' || a.account_id, 'both kept'
+        SELECT 'stripe', b.subscription_id, 'runs at the same time as ' || count(*)::VARCHAR
+               || ' earlier subscription(s) of account ' || min(a.account_id) || ', e.g. ' || min(a.subscription_id),
+               'all kept'
         FROM quality_subscription_spans a JOIN quality_subscription_spans b
-          ON a.account_id = b.account_id AND a.subscription_id < b.subscription_id
-         AND a.started < coalesce(b.ended, TIMESTAMPTZ '9999-12-31') AND b.started < coalesce(a.ended, TIMESTAMPTZ '9999-12-31')""",
+          ON a.account_id = b.account_id AND (a.started, a.subscription_id) < (b.started, b.subscription_id)
+         AND a.started < coalesce(b.ended, TIMESTAMPTZ '9999-12-31') AND b.started < coalesce(a.ended, TIMESTAMPTZ '9999-12-31')
+        GROUP BY b.subscription_id""",
     "orphan_subscription": """
         SELECT 'stripe', s.id, 'subscription of customer ' || coalesce(s.customer_id, 'NULL')
                || ' that is deleted or was not read', 'excluded from MRR'

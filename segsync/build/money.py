@@ -158,11 +158,12 @@ WITH subs AS (
            min(cancels_at) FILTER (WHERE counts) AS cancels_at,
            min(period_end) FILTER (WHERE counts) AS renewal_at,
            sum(seats) FILTER (WHERE counts OR status = 'trialing') AS seats,
-           arg_max(billing_interval, (counts OR status = 'trialing', mrr_exact, created))
+           -- the current plan: the newest counting subscription, else the newest trialing one
+           arg_max(billing_interval, (counts, status = 'trialing', coalesce(start_date, created), subscription_id))
                FILTER (WHERE billing_interval IS NOT NULL) AS billing_interval,
-           arg_max(interval_count, (counts OR status = 'trialing', mrr_exact, created))
+           arg_max(interval_count, (counts, status = 'trialing', coalesce(start_date, created), subscription_id))
                FILTER (WHERE billing_interval IS NOT NULL) AS billing_interval_count,
-           arg_max(plan_name, (counts OR status = 'trialing', mrr_exact, created))
+           arg_max(plan_name, (counts, status = 'trialing', coalesce(start_date, created), subscription_id))
                FILTER (WHERE plan_name IS NOT NULL) AS plan_tier,
            count(*) FILTER (WHERE counts) AS counting_subscriptions
     FROM subs GROUP BY account_id

@@ -117,6 +117,7 @@ def test_graduated_tiers_with_repeating_discount_and_trial_not_counted(built):
     assert a3["mrr_minor"] == 10500  # 5x1000 + 5x800 + 2x500 + 2000 flat - 1500 off
     assert (a3["subscription_status"], a3["is_trialing"]) == ("active", True)
     assert a3["seats"] == 17  # 12 counted + 5 trialing seats
+    assert a3["plan_tier"] == "plan p_grad"  # the newest counting subscription's plan, before any trial's
 
 
 def test_volume_tiers_ignore_expired_and_once_discounts_cancel_at_period_end(built):

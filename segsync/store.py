@@ -25,10 +25,9 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False) -
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchone()
-    return bool(row and row[0])
+    # fetchall, not fetchone: a half-read result on a shared connection breaks later statements (DuckDB 2.0)
+    rows = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()
+    return bool(rows and rows[0][0])
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, str]:

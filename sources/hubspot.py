@@ -235,7 +235,9 @@ def extract(con: duckdb.DuckDBPyConnection, client: Client, spec: ObjectSpec, *,
         if spec.object_type == "contacts" else None
     previous = None if full else read_cursor(con, SOURCE, spec.object_type)
     reached = previous
-    if previous is None or previous.value is None:
+    listing = previous is None or previous.value is None
+    if listing:
+        # list pages come in id order, not modification order: the cursor is committed only after the last page
         pages = client.list_pages(spec, archived=False, associations=["companies"] if links else [])
     else:
         since = parse_timestamp(previous.value) - overlap
@@ -247,12 +249,17 @@ def extract(con: duckdb.DuckDBPyConnection, client: Client, spec: ObjectSpec, *,
             if newest["updated_at"] is not None and newest["updated_at"] <= cap:
                 reached = _later(reached, Cursor(format_timestamp(newest["updated_at"]), newest["id"]))
         if links is not None:
-            link_rows = _contact_links(records) if previous is None or previous.value is None else [
+            link_rows = _contact_links(records) if listing else [
                 {"company_id": company, "contact_id": contact, "is_primary": i == 0}
                 for contact, companies in client.associations([r["id"] for r in rows]).items()
                 for i, company in enumerate(companies)]
             links.write(link_rows, replace_keys=[{"contact_id": r["id"]} for r in rows])
-        writer.write(rows, cursor=reached, cursor_object=spec.object_type)
+        if listing:
+            writer.write(rows)
+        else:
+            writer.write(rows, cursor=reached, cursor_object=spec.object_type)
+    if listing and reached is not None:
+        writer.write([], cursor=reached, cursor_object=spec.object_type)
     for records in client.list_pages(spec, archived=True, associations=[]):
         writer.write([to_row(spec, r, definitions) for r in records])
     counts = {spec.table.name: writer.written}

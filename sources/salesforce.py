@@ -210,10 +210,12 @@ def _bulk_extract(con, client: Client, spec: ObjectSpec, writer: BatchWriter, so
         if records:
             last = max(records, key=lambda r: (parse_timestamp(r["SystemModstamp"]), r["Id"]))
             reached = _later(reached, Cursor(format_timestamp(parse_timestamp(last["SystemModstamp"])), last["Id"]))
-        writer.write([to_row(spec, r) for r in records], cursor=reached, cursor_object=spec.name)
+        writer.write([to_row(spec, r) for r in records])  # result pages need not follow ORDER BY
     if fetched != total:
         raise FatalError(f"Salesforce {spec.name}: Bulk API returned {fetched} records but the query reported "
                          f"totalSize {total}")
+    if reached is not None:
+        writer.write([], cursor=reached, cursor_object=spec.name)  # the cursor moves once every page is in
     return writer.written, reached
 
 

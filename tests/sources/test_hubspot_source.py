@@ -147,3 +147,19 @@ def test_merged_and_archived_records_are_recorded(portal, warehouse):
     linked = con.execute("SELECT count(*) FROM contacts WHERE account_id = 'A-x'").fetchone()[0]
     live = [c for c in emulator.state.associations.targets("companies", primary) if c != contact]
     assert linked == len(live) > 2
+
+
+def test_a_full_list_load_commits_its_cursor_only_at_the_end(portal, warehouse):
+    from segsync.errors import FatalError
+
+    sandbox, emulator, seeded = portal
+    emulator.faults.add({"method": "GET", "path": r"^/crm/v3/objects/companies$", "status": 400, "nth": [3]})
+    con = store.connect(warehouse)
+    with pytest.raises(FatalError):
+        ingest(con, config(), sandbox.env(), source="hubspot")
+    assert con.execute("SELECT count(*) FROM raw_hubspot_company").fetchone()[0] == 200  # two pages committed
+    assert read_cursor(con, "hubspot", "companies") is None  # list order is by id: no cursor until the end
+    emulator.faults.clear()
+    result = ingest(con, config(), sandbox.env(), source="hubspot")
+    assert result.tables["raw_hubspot_company"] == seeded["companies"]
+    assert read_cursor(con, "hubspot", "companies") is not None

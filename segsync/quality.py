@@ -78,6 +78,11 @@ RULES: dict[str, str] = {
         SELECT 'stripe', i.item_id, 'item of subscription ' || i.subscription_id || ' has unknown price '
                || coalesce(i.price_id, 'NULL'), 'excluded from MRR'
         FROM money_items i WHERE i.price_missing""",
+    "unpriced_item": """
+        SELECT 'stripe', item_id, 'price ' || price_id || ' (' || coalesce(billing_scheme, '?')
+               || ') has no usable amount or tier table', 'excluded from MRR'
+        FROM money_item_amounts
+        WHERE period_amount IS NULL AND usage_type <> 'metered' AND NOT price_missing""",
     "metered_price_excluded": """
         SELECT 'stripe', item_id, 'metered price ' || price_id || ' on subscription ' || subscription_id,
                'excluded from MRR'

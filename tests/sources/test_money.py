@@ -32,6 +32,7 @@ PRICES = [
     price("p_vol", None, billing_scheme="tiered", tiers_mode="volume", tiers=[tier(10, 1000), tier(None, 700, 500)]),
     price("p_meter", 5, recurring_usage_type="metered"),
     price("p_jpy", 5000, currency="jpy"), price("p_kwd", 12345, currency="kwd"),
+    price("p_tierless", None, billing_scheme="tiered", tiers_mode="volume", tiers=None),
 ]
 
 
@@ -70,7 +71,7 @@ def built(warehouse):
         item("i5", "s5", "p_jpy", 2), item("i6", "s6", "p_kwd", 1),
         item("i7a", "s7a", "p_m"), item("i7b", "s7b", "p_m"), item("i7c", "s7c", "p_m"), item("i7d", "s7d", "p_m"),
         item("i8", "s8", "p_d", 1, None), item("i9a", "s9a", "p_m"), item("i9b", "s9b", "p_jpy"),
-        item("i10", "s10", "p_q", 2),
+        item("i10", "s10", "p_q", 2), item("i10b", "s10", "p_tierless", 3),
     ])
     write(con, schemas.STRIPE_DISCOUNT, [
         {"id": "di_2", "subscription_id": "s2", "customer_id": "cus_A2", "percent_off": 25.0, "duration": "forever",
@@ -102,7 +103,8 @@ def test_items_quantities_and_intervals_sum_to_monthly_minor_units(built):
     assert (a1["mrr_minor"], a1["mrr"], a1["currency"]) == (13000, 130.0, "USD")  # 3 x 1000 + 120000 / 12
     assert a1["renewal_date"] == date(2026, 6, 20)  # earliest item period end
     assert a1["billing_interval"] == "year" and a1["seats"] == 4
-    assert row(con, "A10")["mrr_minor"] == 2000  # 2 x 3000 every 3 months
+    assert row(con, "A10")["mrr_minor"] == 2000  # 2 x 3000 every 3 months; the tier-less item is listed, not priced
+    assert built[1].data_issues["unpriced_item"] == 1
     assert row(con, "A8")["mrr_minor"] == 0  # day price 100 x 365/12 minus 5000 per day: never below zero
 
 

@@ -162,23 +162,29 @@ def build_desired(con: duckdb.DuckDBPyConnection, target, segments: Any) -> list
     return warnings
 
 
+# "old" = what the record may hold from segsync: the confirmed payload, plus the keys of an attempt that was
+# sent but never confirmed (it may have arrived), so clearing on removal covers both.
+OLD_PAYLOAD = ("CASE WHEN s.pending_payload IS NULL THEN s.payload "
+               "ELSE json_merge_patch(s.pending_payload, coalesce(s.payload, '{}'::JSON)) END")
+
+
 def diff_into_plan(con: duckdb.DuckDBPyConnection, destination: str, run_id: str) -> None:
     """Replace this destination's rows in `sync_plan` with the diff of sync_desired vs sync_state."""
     con.execute("BEGIN")
     try:
         con.execute("DELETE FROM sync_plan WHERE destination = ?", [destination])
-        con.execute("""
+        con.execute(f"""
             INSERT INTO sync_plan
             SELECT ?, ?, d.target, d.record_key, d.account_id,
                    CASE WHEN s.payload_hash IS NULL THEN 'add' ELSE 'update' END,
-                   d.payload, s.payload, d.payload_hash, d.segments
+                   d.payload, {OLD_PAYLOAD}, d.payload_hash, d.segments
             FROM sync_desired d
             LEFT JOIN sync_state s ON s.destination = ? AND s.target = d.target AND s.record_key = d.record_key
             WHERE s.payload_hash IS DISTINCT FROM d.payload_hash
         """, [run_id, destination, destination])
-        con.execute("""
+        con.execute(f"""
             INSERT INTO sync_plan
-            SELECT ?, ?, s.target, s.record_key, s.account_id, 'remove', NULL, s.payload, NULL, s.segments
+            SELECT ?, ?, s.target, s.record_key, s.account_id, 'remove', NULL, {OLD_PAYLOAD}, NULL, s.segments
             FROM sync_state s
             WHERE s.destination = ? AND (s.payload_hash IS NOT NULL OR s.status IN ('pending', 'retry'))
               AND NOT EXISTS (SELECT 1 FROM sync_desired d WHERE d.target = s.target AND d.record_key = s.record_key)

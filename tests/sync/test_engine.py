@@ -217,3 +217,16 @@ def test_plan_is_printable_and_json_serialisable(con, fake):
     data = json.loads(json.dumps(plan.to_dict()))
     assert data["sample"] == [{"target": "seg:churn", "record_key": "a1", "op": "add",
                                "new": {"account_id": "a1"}}]
+
+
+def test_a_removal_after_an_unconfirmed_send_clears_what_that_send_may_have_written(con, fake):
+    from segsync.sync import state
+
+    set_members(con, {"churn": ["a1"]})
+    plan_sync(con, make_config(), SEGS, env={}, run_id="r1")
+    state.mark_pending(con, "fake", "r1")  # sent, then the process died before the confirmation
+    set_members(con, {})
+    plan = plan_sync(con, make_config(), SEGS, env={}, run_id="r2")["fake"]
+    assert (plan.adds, plan.removes) == (0, 1)
+    rows = con.execute("SELECT record_key, op, old_payload::VARCHAR FROM sync_plan WHERE run_id = 'r2'").fetchall()
+    assert rows == [("a1", "remove", '{"account_id":"a1"}')]

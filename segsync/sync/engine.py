@@ -75,6 +75,9 @@ class CountingDestination:
     def reauthenticate(self) -> None:
         self.inner.reauthenticate()
 
+    def begin(self, change_count: int) -> str:
+        return self.inner.begin(change_count)
+
 
 def load_changes(con: duckdb.DuckDBPyConnection, target, run_id: str) -> list[Change]:
     """The plan rows of this run as Changes, in a stable order (target, op, key)."""

@@ -107,12 +107,16 @@ def apply_changes(
     on_batch receives each call's final (result, change) pairs as soon as they are known, so a caller can
     record confirmations batch by batch (a crash later loses nothing already confirmed); it always runs in
     the calling thread. workers > 1 sends that many batches at once (the destination's send must be
-    thread-safe; the shared limiter still paces every call).
+    thread-safe; the shared limiter still paces every call). A destination with `begin(count)` is told the
+    size of each retry round, so a handful of retried records need not take a bulk job.
     """
     stats = ApplyStats()
     pending = list(changes)
     for round_no in range(record_retries + 1):
         again: list[Change] = []
+        rechoose = getattr(destination, "begin", None)
+        if round_no and rechoose is not None:  # a few records retried: let the destination pick its channel again
+            rechoose(len(pending))
         for paired in _send_all(destination, plan_batches(destination, pending), policy, limiter, stats, workers):
             final: list[tuple[Result, Change]] = []
             for result, change in paired:

@@ -176,3 +176,14 @@ def test_the_bulk_threshold_is_chosen_automatically(sf_sandbox, con, size, calls
     set_members(con, {"alpha": ids[:size]})
     plan, report = run(con, sf_sandbox, f"t{size}")
     assert plan.api_calls_estimate == report.write_calls == sfcase.write_calls(sf_sandbox) == calls
+
+
+def test_lock_retries_after_a_bulk_job_go_through_one_collections_call(sf_sandbox, con):
+    ids = sfcase.seed(sf_sandbox, con, {"dataset": "synthetic", "accounts": 6000, "seed": 7})
+    set_members(con, {"alpha": ids[:2500]})
+    for account_id in ids[:3]:
+        sfcase.transient_record(sf_sandbox, account_id, 1)
+    plan, report = run(con, sf_sandbox, "r1")
+    assert plan.channel == "bulk-2.0"
+    assert (report.synced, report.retry, report.write_calls) == (2500, 0, 4)
+    assert [m for m, _p in write_log(sf_sandbox)] == ["POST", "PUT", "PATCH", "PATCH"]

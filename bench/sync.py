@@ -14,7 +14,7 @@ from sandbox.datasets import load_dataset  # noqa: E402
 from sandbox.server import start  # noqa: E402
 from segsync import store  # noqa: E402
 from segsync.config import ProjectConfig  # noqa: E402
-from segsync.retry import RetryPolicy, _limiters  # noqa: E402
+from segsync.retry import RetryPolicy, reset_limiters  # noqa: E402
 from segsync.sync import apply_sync, plan_sync  # noqa: E402
 from segsync.sync.state import failures  # noqa: E402
 from segsync.sync.targets import RoutedSegment  # noqa: E402
@@ -80,7 +80,7 @@ def run_scenario(sandbox, con, *, label: str, records: int, settings: dict, faul
     set_members(con, members)
     for fault in faults:
         sandbox["salesforce"].faults.add(fault)
-    _limiters.clear()
+    reset_limiters()
     config = ProjectConfig(destinations={"salesforce": settings})
     env = sandbox.env()
     started = time.perf_counter()

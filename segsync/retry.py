@@ -177,3 +177,9 @@ def limiter_for(credential_key: str, calls: int, per_seconds: float) -> RateLimi
         if limiter is None:
             limiter = _limiters[credential_key] = RateLimiter(calls, per_seconds)
         return limiter
+
+
+def reset_limiters() -> None:
+    """Forget every shared limiter (a benchmark or test starting over with new rates)."""
+    with _limiters_lock:
+        _limiters.clear()

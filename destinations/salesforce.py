@@ -135,6 +135,9 @@ class SalesforceDestination(TargetBase):
         return field_specs(self.layout(segments))
 
     def desired(self, con: duckdb.DuckDBPyConnection, segments: Any) -> duckdb.DuckDBPyRelation:
+        from segsync.sync.planner import require_tables
+
+        require_tables(con, ["accounts"])
         return desired_relation(con, self.layout(segments))
 
     def change_for(self, op: Op, target: str, key: str, new: Mapping | None, old: Mapping | None,

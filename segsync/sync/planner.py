@@ -101,6 +101,8 @@ def plan_sync(con: duckdb.DuckDBPyConnection, config: ProjectConfig, segments: A
     if unknown:
         raise InputError([Problem("segsync.yaml", "destination not configured", path="destinations",
                                   value=n, expected=" / ".join(sorted(config.destinations))) for n in unknown])
+    if names:
+        require_tables(con, ["segment_membership"])
     ensure_sync_tables(con)
     plans = {}
     for name in names:
@@ -114,18 +116,24 @@ def plan_sync(con: duckdb.DuckDBPyConnection, config: ProjectConfig, segments: A
     return plans
 
 
+def require_tables(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
+    """InputError naming every warehouse table a plan needs that has not been built yet."""
+    missing = [t for t in tables if not store.table_exists(con, t)]
+    if missing:
+        raise InputError([Problem("warehouse", f"table {t} does not exist yet", path=t,
+                                  expected="a built warehouse: run `segsync run` (ingest, build, evaluate) first")
+                          for t in missing])
+
+
 def create_members_view(con: duckdb.DuckDBPyConnection, segment_names: Sequence[str]) -> None:
     """Temp table `sync_members(segment, account_id)`: current non-holdout members of the routed segments."""
     con.register("_sync_routed", pa.table({"segment": pa.array(list(segment_names), pa.string())}))
     try:
-        if store.table_exists(con, "segment_membership"):
-            con.execute(f"""
-                CREATE OR REPLACE TEMP TABLE {MEMBERS_VIEW} AS
-                SELECT DISTINCT m.segment, m.account_id FROM segment_membership m
-                WHERE NOT coalesce(m.is_holdout, false) AND m.segment IN (SELECT segment FROM _sync_routed)
-            """)
-        else:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {MEMBERS_VIEW} (segment VARCHAR, account_id VARCHAR)")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {MEMBERS_VIEW} AS
+            SELECT DISTINCT m.segment, m.account_id FROM segment_membership m
+            WHERE NOT coalesce(m.is_holdout, false) AND m.segment IN (SELECT segment FROM _sync_routed)
+        """)
     finally:
         con.unregister("_sync_routed")
 

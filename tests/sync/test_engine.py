@@ -230,3 +230,13 @@ def test_a_removal_after_an_unconfirmed_send_clears_what_that_send_may_have_writ
     assert (plan.adds, plan.removes) == (0, 1)
     rows = con.execute("SELECT record_key, op, old_payload::VARCHAR FROM sync_plan WHERE run_id = 'r2'").fetchall()
     assert rows == [("a1", "remove", '{"account_id":"a1"}')]
+
+
+def test_planning_before_anything_was_built_is_a_clear_input_error(con, fake):
+    from segsync.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        plan_sync(con, make_config(), SEGS, env={}, run_id="r1")
+    assert [str(p) for p in caught.value.problems] == [
+        "warehouse: segment_membership: table segment_membership does not exist yet; expected a built warehouse: "
+        "run `segsync run` (ingest, build, evaluate) first"]

@@ -108,3 +108,15 @@ def test_validation_reports_unknown_destinations_clashes_and_names_that_cannot_f
         "segment or setting: churn, risk (got 'Shared__c'); expected each field, list or tag owned by exactly one "
         "segment",
     ]
+
+
+def test_planning_without_an_accounts_table_names_the_missing_table(con):
+    import pytest
+
+    from segsync.errors import InputError
+    from segsync.sync import plan_sync
+
+    set_members(con, {"churn_risk": ["a1"]})
+    config = ProjectConfig(destinations={"salesforce": dict(SETTINGS)})
+    with pytest.raises(InputError, match=r"warehouse: accounts: table accounts does not exist yet"):
+        plan_sync(con, config, SEGS, env={}, run_id="r1")

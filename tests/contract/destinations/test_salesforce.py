@@ -187,3 +187,15 @@ def test_lock_retries_after_a_bulk_job_go_through_one_collections_call(sf_sandbo
     assert plan.channel == "bulk-2.0"
     assert (report.synced, report.retry, report.write_calls) == (2500, 0, 4)
     assert [m for m, _p in write_log(sf_sandbox)] == ["POST", "PUT", "PATCH", "PATCH"]
+
+
+def test_a_deleted_account_without_survivor_is_rejected_and_reported(sf_sandbox, con):
+    ids = sfcase.seed(sf_sandbox, con, SMALL)
+    gone = sfcase.salesforce_id(con, ids[0])
+    emulator = sf_sandbox["salesforce"]
+    with emulator.lock:
+        emulator.org.delete(emulator.org.objects["Account"], gone, emulator.org.next_stamp())
+    set_members(con, {"alpha": ids[:3]})
+    _plan, report = run(con, sf_sandbox, "r1")
+    assert (report.synced, report.rejected, report.redirected) == (2, 1, 0)
+    assert [(f[2], f[4], f[6]) for f in failures(con)] == [(gone, "rejected", "ENTITY_IS_DELETED")]

@@ -28,7 +28,7 @@ from destinations.salesforce_wire import (
     request_error,
     rest_record,
 )
-from segsync.errors import FatalError, Problem, QuotaExhausted, RetryableError
+from segsync.errors import FatalError, InputError, Problem, QuotaExhausted, RetryableError
 from segsync.redact import redact
 from segsync.retry import limiter_for
 from segsync.sync.protocol import Change, Op, Result
@@ -54,8 +54,9 @@ class SalesforceDestination(TargetBase):
         self.env = dict(env)
         self.mode = settings.get("mode", "update_only")
         if self.mode != "update_only":
-            raise FatalError(f"destinations.{name}.mode: {self.mode!r} is not supported for Salesforce Accounts; "
-                             "expected update_only (segsync never creates Accounts)")
+            raise InputError([Problem("segsync.yaml", "sync mode not supported for Salesforce Accounts",
+                                      path=f"destinations.{name}.mode", value=self.mode,
+                                      expected="update_only (segsync never creates Accounts)")])
         self.object = settings.get("object", "Account")
         self.bulk_threshold = int(settings.get("bulk_threshold", DEFAULT_BULK_THRESHOLD))
         self.api_share = float(settings.get("max_api_share", DEFAULT_API_SHARE))

@@ -120,3 +120,10 @@ def test_planning_without_an_accounts_table_names_the_missing_table(con):
     config = ProjectConfig(destinations={"salesforce": dict(SETTINGS)})
     with pytest.raises(InputError, match=r"warehouse: accounts: table accounts does not exist yet"):
         plan_sync(con, config, SEGS, env={}, run_id="r1")
+
+
+def test_modes_that_would_create_accounts_are_refused_by_validation():
+    config = ProjectConfig(destinations={"salesforce": {"type": "salesforce", "mode": "upsert"}})
+    assert [str(p) for p in check_destinations(config, SEGS, env={})] == [
+        "segsync.yaml: destinations.salesforce.mode: sync mode not supported for Salesforce Accounts (got 'upsert'); "
+        "expected update_only (segsync never creates Accounts)"]

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from segsync.errors import FatalError, InputError, RemoteError
+from segsync.errors import FatalError, InputError, RemoteError, RetryableError
 from segsync.redact import redact
-from segsync.retry import RetryPolicy
+from segsync.retry import RetryPolicy, call_with_retry
 from segsync.sync.planner import SyncPlan
 from segsync.sync.protocol import Change, Result, apply_changes
 from segsync.sync.state import (
@@ -156,10 +156,12 @@ def apply_plan(con: duckdb.DuckDBPyConnection, plan: SyncPlan, target, *, policy
         target.begin(len(changes))
         mark_pending(con, plan.destination, plan.run_id)
         try:
-            target.prepare(sorted({c.target for c in changes}))
+            targets = sorted({c.target for c in changes})
+            call_with_retry(lambda: target.prepare(targets), policy=policy, reauth=target.reauthenticate,
+                            limiter=target.limiter)
             apply_changes(sender, changes, policy=policy, limiter=target.limiter, record_retries=record_retries,
                           on_batch=on_batch, workers=getattr(target, "concurrency", 1))
-        except (FatalError, InputError) as exc:
+        except (FatalError, InputError, RetryableError) as exc:  # retryable here: prepare() outlived its retries
             blocked = redact(f"{plan.destination} stopped: {exc}")
             counts["retry"] += release_pending(con, plan.destination, plan.run_id, blocked,
                                                getattr(exc, "code", None))

@@ -199,3 +199,15 @@ def test_a_deleted_account_without_survivor_is_rejected_and_reported(sf_sandbox,
     _plan, report = run(con, sf_sandbox, "r1")
     assert (report.synced, report.rejected, report.redirected) == (2, 1, 0)
     assert [(f[2], f[4], f[6]) for f in failures(con)] == [(gone, "rejected", "ENTITY_IS_DELETED")]
+
+
+def test_describe_failing_before_sending_stops_cleanly_and_retries_next_run(sf_sandbox, con):
+    ids = sfcase.seed(sf_sandbox, con, SMALL)
+    set_members(con, {"alpha": ids[:4]})
+    sf_sandbox["salesforce"].faults.add({"method": "GET", "path": r"/describe", "status": 503})
+    _plan, report = run(con, sf_sandbox, "r1")
+    assert report.blocked_reason.startswith("salesforce stopped: salesforce: HTTP 503 SERVER_UNAVAILABLE")
+    assert (report.synced, report.retry, report.write_calls) == (0, 4, 0)
+    sf_sandbox["salesforce"].faults.clear()
+    plan2, report2 = run(con, sf_sandbox, "r2")
+    assert (plan2.adds, report2.synced) == (4, 4)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -173,8 +173,9 @@ def apply_plan(con: duckdb.DuckDBPyConnection, plan: SyncPlan, target, *, policy
 
 def apply_sync(con: duckdb.DuckDBPyConnection, plans: Mapping[str, SyncPlan], *,
                env: Mapping[str, str] | None = None, force: bool = False, dry_run: bool = False,
-               policy: RetryPolicy = RetryPolicy()) -> dict[str, SyncReport]:
-    """Apply every plan unless refused (ownership), blocked by a guardrail (without force) or a dry run."""
+               policy: RetryPolicy = RetryPolicy(), approved: Collection[str] = ()) -> dict[str, SyncReport]:
+    """Apply every plan unless refused (ownership), blocked by a guardrail (without force, or without its
+    fingerprint in `approved`) or a dry run."""
     from destinations import create_destination
 
     env = os.environ if env is None else env
@@ -184,7 +185,7 @@ def apply_sync(con: duckdb.DuckDBPyConnection, plans: Mapping[str, SyncPlan], *,
         if plan.refused:
             reports[name] = SyncReport(**base, blocked_reason="; ".join(plan.ownership_problems), dry_run=dry_run)
             continue
-        if not plan.guardrail.ok and not force:
+        if not plan.guardrail.ok and not force and plan.fingerprint not in approved:
             reports[name] = SyncReport(**base, blocked_reason="; ".join(plan.guardrail.reasons), dry_run=dry_run)
             continue
         if dry_run:

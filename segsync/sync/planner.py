@@ -48,6 +48,7 @@ class SyncPlan:
     unchanged: int
     channel: str
     api_calls_estimate: int
+    fingerprint: str  # md5 of the planned rows: `--approve <fingerprint>` lets exactly this plan past a guardrail
     targets: tuple[TargetCounts, ...]
     guardrail: GuardrailVerdict
     ownership_problems: tuple[str, ...] = ()
@@ -69,7 +70,7 @@ class SyncPlan:
             "destination": self.destination, "type": self.type, "mode": self.mode, "run_id": self.run_id,
             "created_at": self.created_at.isoformat(), "adds": self.adds, "updates": self.updates,
             "removes": self.removes, "unchanged": self.unchanged, "total": self.total, "channel": self.channel,
-            "api_calls_estimate": self.api_calls_estimate,
+            "api_calls_estimate": self.api_calls_estimate, "fingerprint": self.fingerprint,
             "targets": [t.__dict__ for t in self.targets], "guardrail": self.guardrail.to_dict(),
             "ownership_problems": list(self.ownership_problems), "warnings": list(self.warnings),
             "sample": [dict(s) for s in self.sample],
@@ -80,7 +81,7 @@ class SyncPlan:
                  f"-{self.removes} remove, {self.unchanged} unchanged; {self.api_calls_estimate} write call(s) "
                  f"via {self.channel}"]
         lines += [f"  {t.target}: +{t.adds} ~{t.updates} -{t.removes}" for t in self.targets]
-        verdict = "ok" if self.guardrail.ok else "BLOCKED (use --force to override)"
+        verdict = "ok" if self.guardrail.ok else f"BLOCKED (--force, or approve this plan: {self.fingerprint})"
         lines.append(f"  guardrails: {verdict}")
         lines += [f"    {r}" for r in self.guardrail.reasons]
         lines += [f"  REFUSED: {p}" for p in self.ownership_problems]
@@ -236,6 +237,11 @@ def plan_destination(con: duckdb.DuckDBPyConnection, target, segments: Any, *, s
     total = adds + updates + removes
     unchanged = con.execute("SELECT count(*) FROM sync_desired").fetchone()[0] - adds - updates
     calls, channel = estimate_calls(target, rows, total)
+    fingerprint = con.execute("""
+        SELECT md5(coalesce(string_agg(op || '|' || target || '|' || record_key || '|' || coalesce(new_hash, ''),
+                                       '\n' ORDER BY target, record_key, op), ''))
+        FROM sync_plan WHERE destination = ? AND run_id = ?
+    """, [target.name, run_id]).fetchone()[0][:16]
     verdict = evaluate_guardrails(con, target.name, limits, total_changes=total)
     sample = tuple({"target": t, "record_key": k, "op": op, "new": json.loads(n) if n else None}
                    for t, k, op, n in con.execute("""
@@ -244,7 +250,7 @@ def plan_destination(con: duckdb.DuckDBPyConnection, target, segments: Any, *, s
     return SyncPlan(
         destination=target.name, type=target.type, mode=target.mode, run_id=run_id, created_at=now_utc(),
         adds=adds, updates=updates, removes=removes, unchanged=unchanged, channel=channel,
-        api_calls_estimate=calls,
+        api_calls_estimate=calls, fingerprint=fingerprint,
         targets=tuple(TargetCounts(n, c["add"], c["update"], c["remove"]) for n, c in sorted(by_target.items())),
         guardrail=verdict, ownership_problems=problems, warnings=tuple(warnings), sample=sample,
         settings=dict(settings))

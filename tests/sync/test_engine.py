@@ -240,3 +240,18 @@ def test_planning_before_anything_was_built_is_a_clear_input_error(con, fake):
     assert [str(p) for p in caught.value.problems] == [
         "warehouse: segment_membership: table segment_membership does not exist yet; expected a built warehouse: "
         "run `segsync run` (ingest, build, evaluate) first"]
+
+
+def test_an_approved_plan_passes_its_guardrail_and_only_that_plan(con, fake):
+    set_members(con, {"churn": accounts("a", 100)})
+    run(con, make_config(), "r1")
+    set_members(con, {"churn": accounts("a", 100)[:50]})
+    plan, report = run(con, make_config(), "r2")
+    assert report.blocked_reason and plan.fingerprint in str(plan)
+    set_members(con, {"churn": accounts("a", 100)[:40]})  # a different change than the one approved
+    plan3, report3 = run(con, make_config(), "r3", approved={plan.fingerprint})
+    assert plan3.fingerprint != plan.fingerprint and report3.write_calls == 0
+    set_members(con, {"churn": accounts("a", 100)[:50]})
+    plan4, report4 = run(con, make_config(), "r4", approved={plan.fingerprint})
+    assert plan4.fingerprint == plan.fingerprint
+    assert (report4.blocked_reason, report4.synced) == (None, 50)

@@ -34,12 +34,13 @@ def failures_table(con: duckdb.DuckDBPyConnection, destination: str | None = Non
 
 def plan_table(plans: dict) -> Table:
     table = Table(title="Sync plan")
-    for column in ("destination", "adds", "updates", "removes", "unchanged", "write calls", "via", "guardrails"):
+    for column in ("destination", "adds", "updates", "removes", "unchanged", "write calls", "via", "guardrails",
+                   "fingerprint"):
         table.add_column(column)
     for name, plan in plans.items():
         verdict = "REFUSED" if plan.refused else ("ok" if plan.guardrail.ok else "BLOCKED")
         table.add_row(name, str(plan.adds), str(plan.updates), str(plan.removes), str(plan.unchanged),
-                      str(plan.api_calls_estimate), plan.channel, verdict)
+                      str(plan.api_calls_estimate), plan.channel, verdict, plan.fingerprint)
     return table
 
 

@@ -15,7 +15,7 @@ from segsync.summary import make_summary, summary_markdown
 @flow(name="segsync-pipeline", log_prints=True)
 def segsync_pipeline(config_path: str | None = None, as_of: str | None = None, dry_run: bool = False,
                      force: bool = False, full: bool = False, skip_ingest: bool = False,
-                     sources: list[str] | None = None) -> dict:
+                     sources: list[str] | None = None, approved: list[str] | None = None) -> dict:
     """Run the whole job once; returns the run summary (also stored in sync_runs and as an artifact)."""
     config = project(config_path)
     run_id = runs.new_run_id()
@@ -27,7 +27,7 @@ def segsync_pipeline(config_path: str | None = None, as_of: str | None = None, d
     try:
         ingested = {} if skip_ingest else ingest_flow(config_path, full, sources)
         built = build_flow(config_path, as_of, run_id)
-        synced = sync_flow(config_path, run_id, dry_run, force)
+        synced = sync_flow(config_path, run_id, dry_run, force, approved)
         summary = make_summary(run_id=run_id, as_of=as_of, dry_run=dry_run, ingested=ingested,
                                built=built, synced=synced)
         status = summary["status"]

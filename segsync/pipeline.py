@@ -80,7 +80,8 @@ def evaluate(config: ProjectConfig, *, as_of: datetime | None, run_id: str) -> d
 
 
 def sync_destination(config: ProjectConfig, destination: str, *, run_id: str, dry_run: bool = False,
-                     force: bool = False, env: Mapping[str, str] | None = None) -> dict:
+                     force: bool = False, approved: tuple[str, ...] = (),
+                     env: Mapping[str, str] | None = None) -> dict:
     """Plan one destination against its confirmed state, then apply (unless dry-run or blocked)."""
     from segsync.sync import apply_sync, plan_sync
 
@@ -89,7 +90,7 @@ def sync_destination(config: ProjectConfig, destination: str, *, run_id: str, dr
     try:
         segments = load_segment_set(config, con)
         plans = plan_sync(con, config, segments, env=env, run_id=run_id, destinations=[destination])
-        reports = apply_sync(con, plans, env=env, force=force, dry_run=dry_run)
+        reports = apply_sync(con, plans, env=env, force=force, dry_run=dry_run, approved=approved)
         plan = plans[destination]
         return {"plan": plan.to_dict() if hasattr(plan, "to_dict") else _plain(plan),
                 "report": _plain(reports[destination])}

@@ -16,7 +16,8 @@ def make_summary(*, run_id: str, as_of: str | None, dry_run: bool, ingested: dic
     for name, outcome in synced.items():
         report = dict(outcome.get("report") or {})
         plan = outcome.get("plan") or {}
-        report.setdefault("api_calls_estimate", plan.get("api_calls_estimate", plan.get("estimated_calls")))
+        report.setdefault("api_calls_estimate", plan.get("api_calls_estimate"))
+        report.setdefault("plan_fingerprint", plan.get("fingerprint"))
         destinations[name] = report
     failures = sum(int(r.get("rejected") or 0) + int(r.get("retry") or 0) for r in destinations.values())
     blocked = [n for n, r in destinations.items() if r.get("blocked_reason")]

@@ -24,6 +24,8 @@ def run(
     as_of: str = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD) or ISO timestamp, UTC."),
     as_json: bool = typer.Option(False, "--json", help="Print one machine-readable summary object on stdout."),
     force: bool = typer.Option(False, "--force", help="Apply plans that a guardrail would stop."),
+    approve: list[str] = typer.Option(None, "--approve",
+                                      help="Let exactly this plan (fingerprint from `segsync plan`) past its guardrail."),
     full: bool = typer.Option(False, "--full", help="Full re-extract of every source instead of incremental."),
     skip_ingest: bool = typer.Option(False, "--skip-ingest", help="Reuse the raw tables already in the warehouse."),
     config: str = typer.Option(None, "--config", help="Project file (default: segsync.yaml here or above)."),
@@ -43,7 +45,7 @@ def run(
 
     try:
         summary = segsync_pipeline(config_path=config, as_of=as_of, dry_run=dry_run, force=force, full=full,
-                                   skip_ingest=skip_ingest)
+                                   skip_ingest=skip_ingest, approved=list(approve or []))
     except InputError as exc:
         err.print("[red]Input problems (nothing was sent):[/red]")
         for problem in exc.problems:

@@ -62,7 +62,7 @@ def first_run(demo):
     return summary
 
 
-def membership(config) -> dict[str, set[str]]:
+def membership(config=None) -> dict[str, set[str]]:
     con = store.connect(os.environ["SEGSYNC_WAREHOUSE"], read_only=True)
     try:
         rows = con.execute("SELECT segment, account_id FROM segment_membership WHERE NOT is_holdout").fetchall()
@@ -127,11 +127,14 @@ def test_salesforce_accounts_carry_exactly_their_segments(demo, first_run):
 
 
 def test_hubspot_lists_hold_exactly_the_members(demo, first_run):
+    assert_hubspot_lists_match_membership()
+
+
+def assert_hubspot_lists_match_membership():
     from destinations.audiences import DEFAULT_LIST_TEMPLATE
     from segsync.clients.hubspot import make_hubspot
 
-    sandbox, config = demo
-    members = membership(config)
+    members = membership()
     company = dict(warehouse_rows("SELECT account_id, hubspot_company_id FROM accounts "
                                   "WHERE hubspot_company_id IS NOT NULL"))
     client = make_hubspot(dict(os.environ))
@@ -191,3 +194,43 @@ def test_second_run_without_changes_writes_nothing(demo, first_run):
     for vendor in ("salesforce", "hubspot", "mailchimp", "klaviyo"):
         assert write_calls(sandbox[vendor]) == [], vendor
     assert summary["segments"] == first_run["segments"]
+
+
+def test_guardrail_stops_a_mass_removal_until_that_plan_is_approved(demo, first_run, tmp_path):
+    """A segment edit that would drop most members stops before sending; approving that exact plan applies it."""
+    import shutil
+
+    from flows.pipeline import segsync_pipeline
+
+    sandbox, _ = demo
+    shutil.copytree(ROOT / "segment_defs", tmp_path / "segment_defs")
+    shutil.copy(ROOT / "segsync.yaml", tmp_path / "segsync.yaml")
+    keep = sorted(membership(None)["churn_risk"])[0]
+    churn = tmp_path / "segment_defs" / "churn_risk.yaml"
+    churn.write_text("name: churn_risk\ndescription: shrunk by mistake\nowner: test\n"
+                     f"where:\n  all:\n    - {{field: account_id, op: eq, value: '{keep}'}}\n")
+    for vendor in sandbox.running:
+        sandbox[vendor].log.clear()
+
+    blocked = segsync_pipeline(config_path=str(tmp_path / "segsync.yaml"))
+    assert blocked["status"] == "blocked"
+    assert blocked["segments"]["churn_risk"] == 1
+    for name in ("salesforce", "hubspot", "mailchimp"):
+        report = blocked["destinations"][name]
+        assert "churn_risk" in report["blocked_reason"] and report["write_calls"] == 0, (name, report)
+        assert write_calls(sandbox[name]) == [], name
+
+    approved = [blocked["destinations"][n]["plan_fingerprint"] for n in ("salesforce", "hubspot", "mailchimp")]
+    applied = segsync_pipeline(config_path=str(tmp_path / "segsync.yaml"), approved=approved)
+    assert applied["status"] == "ok", applied["destinations"]
+    assert applied["segments"]["churn_risk"] == 1
+    # churn_risk and the lifecycle stage that follows it lose their members
+    assert applied["destinations"]["hubspot"]["removes"] >= 2 * (first_run["segments"]["churn_risk"] - 1)
+    assert_hubspot_lists_match_membership()
+    assert applied["destinations"]["salesforce"]["write_calls"] >= 1
+    from segsync.clients.salesforce import make_salesforce
+
+    flagged = make_salesforce(dict(os.environ)).query_all(
+        "SELECT Id FROM Account WHERE Segsync_Churn_Risk__c = true")["records"]
+    sf_id = dict(warehouse_rows("SELECT account_id, salesforce_account_id FROM accounts"))[keep]
+    assert [r["Id"] for r in flagged] == [sf_id]

@@ -90,8 +90,9 @@ def test_keyset_paging_by_record_id(crm):
 
 
 def test_incremental_slice_by_modification_date(crm):
-    time.sleep(0.01)  # the fixture's own writes land before the cutoff
-    cutoff = int(time.time() * 1000)
+    # the cutoff follows the emulator's own stamps (they never go backwards, so they can run ahead of the wall clock)
+    newest = search(crm, sorts=[{"propertyName": "hs_lastmodifieddate", "direction": "DESCENDING"}], limit=1)
+    cutoff = int(newest.results[0].updated_at.timestamp() * 1000) + 1
     crm.companies.batch_api.update(BatchInputSimplePublicObjectBatchInput(
         inputs=[SimplePublicObjectBatchInput(id="1008", properties={"country": "FR"})]))
     page = search(crm, [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(cutoff)}],

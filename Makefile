@@ -6,7 +6,6 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
-export PREFECT_LOGGING_LEVEL ?= WARNING
 
 .PHONY: demo test venv server sandbox-down clean bench
 

@@ -50,7 +50,7 @@ class MailchimpDestination(TargetBase):
 
     def __init__(self, name: str, client: Any = None, *, client_factory: Callable[[], Any] | None = None,
                  audience: str | None = None, mode: str = "membership",
-                 tag_template: str = DEFAULT_TAG_TEMPLATE, status_if_new: str = "subscribed", limiter=None,
+                 tag_template: str = DEFAULT_TAG_TEMPLATE, status_if_new: str = "transactional", limiter=None,
                  slots=None, policy: RetryPolicy = RetryPolicy(), max_batch_size: int = SEGMENT_BATCH_MAX):
         self.name = name
         self._client = client
@@ -67,6 +67,10 @@ class MailchimpDestination(TargetBase):
         self.segment_ids: dict[str, int] = {}
         self.member_status: dict[str, str] | None = None  # lowercased email -> status, read once when adding
         self.last_headers: threading.local | None = None  # set when the client is first used
+        # write requests that carry changes (batch subscribes, tag member adds/removes), counted as each is
+        # answered; creating a missing tag in prepare() is setup and not counted. The report uses this count.
+        self.write_requests = 0
+        self._count_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, name: str, settings: Mapping[str, Any], env: Mapping[str, str]) -> "MailchimpDestination":
@@ -74,7 +78,7 @@ class MailchimpDestination(TargetBase):
 
         mode = check_mode(name, settings)
         template = check_template(name, settings.get("tag_name", DEFAULT_TAG_TEMPLATE), "tag_name")
-        status_if_new = settings.get("status_if_new", "subscribed")
+        status_if_new = settings.get("status_if_new", "transactional")
         if status_if_new not in SUBSCRIBE_STATUSES:
             raise InputError([Problem("segsync.yaml", "unknown status for new members",
                                       path=f"destinations.{name}.status_if_new", value=status_if_new,
@@ -140,7 +144,7 @@ class MailchimpDestination(TargetBase):
                 return results
         body_key = "members_to_remove" if op == "remove" else "members_to_add"
         body = self._request(lambda: self.client.lists.batch_segment_members(
-            {body_key: [c.key for c in taggable]}, list_id, segment_id))
+            {body_key: [c.key for c in taggable]}, list_id, segment_id), write=True)
         return results + segment_results(taggable, body, op)
 
     def _ensure_members(self, list_id: str, batch: Sequence[Change]) -> tuple[list[Result], list[Change]]:
@@ -158,7 +162,7 @@ class MailchimpDestination(TargetBase):
             try:
                 body = self._request(lambda: self.client.lists.batch_list_members(list_id, {
                     "members": [{"email_address": c.key, "status": self.status_if_new} for c in missing],
-                    "update_existing": False}))
+                    "update_existing": False}), write=True)
             except RetryableError as exc:  # only the new addresses wait; existing members are still tagged
                 if isinstance(exc, RateLimited) and self.limiter is not None:
                     self.limiter.penalise(self.policy.delay(1, exc.retry_after))
@@ -232,8 +236,10 @@ class MailchimpDestination(TargetBase):
     def _request_with_retry(self, fn) -> dict:
         return call_with_retry(lambda: self._request(fn), policy=self.policy, limiter=self.limiter)
 
-    def _request(self, fn) -> dict:
-        """One client call inside a connection slot; errors classified by the Mailchimp rule table."""
+    def _request(self, fn, *, write: bool = False) -> dict:
+        """One client call inside a connection slot; errors classified by the Mailchimp rule table.
+
+        `write`: the call sends changes; it is counted in `write_requests` once Mailchimp answered it."""
         from mailchimp_marketing.api_client import ApiClientError
 
         with self.slots:
@@ -242,12 +248,20 @@ class MailchimpDestination(TargetBase):
             except ApiClientError as exc:
                 if exc.status_code is None:  # the client wraps transport failures (timeouts, resets)
                     raise RetryableError(f"Mailchimp: transport error: {type(exc.text).__name__}") from exc
+                if write:
+                    self._count_write()
                 body = json_body(exc.text)
                 raise classify_error("Mailchimp", exc.status_code, error_code(body),
                                      error_message(body, "request failed"), rules=MAILCHIMP_RULES,
                                      retry_after=retry_after_seconds(getattr(self.last_headers, "headers", None))
                                      ) from exc
+        if write:
+            self._count_write()
         return answer if isinstance(answer, dict) else {}
+
+    def _count_write(self) -> None:
+        with self._count_lock:
+            self.write_requests += 1
 
 
 def capture_headers(client: Any) -> threading.local:

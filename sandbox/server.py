@@ -16,6 +16,7 @@ from pathlib import Path
 import uvicorn
 
 from sandbox.common import Emulator
+from segsync.envfile import write_env_file
 
 HOST = "127.0.0.1"
 VENDORS: dict[str, str] = {
@@ -135,11 +136,6 @@ def start(vendors: list[str] | None = None, *, state_dir: Path = DEFAULT_STATE_D
                 raise RuntimeError(f"sandbox emulator {item.vendor} did not start")
             time.sleep(0.02)
     return Sandbox(running, tls)
-
-
-def write_env_file(env: dict[str, str], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
 
 
 STATE_FILE_NAME = "sandbox.json"

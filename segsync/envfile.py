@@ -19,6 +19,21 @@ def parse_env_file(path: Path) -> dict[str, str]:
     return env
 
 
+def write_env_file(env: dict[str, str], path: Path) -> None:
+    """Write KEY=value lines readable by the owner only: the file holds tokens."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    os.chmod(path, 0o600)
+    path.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
+
+
+def set_env_var(path: Path, name: str, value: str) -> None:
+    """Add or replace one variable in the env file, keeping the others."""
+    env = parse_env_file(path) if path.exists() else {}
+    env[name] = value
+    write_env_file(env, path)
+
+
 def load_sandbox_env(path: Path | None = None) -> dict[str, str]:
     """Load the env file if present; returns the variables it set. Secret values are registered for redaction."""
     path = path or Path(os.environ.get("SEGSYNC_SANDBOX_ENV", SANDBOX_ENV_FILE))

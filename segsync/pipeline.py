@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from datetime import datetime
 from typing import Any
+
+import duckdb
 
 from segsync import store
 from segsync.config import ProjectConfig
@@ -24,8 +29,57 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def warehouse_file(config: ProjectConfig) -> Path:
+    """$SEGSYNC_WAREHOUSE wins over the project file's `warehouse:` (so a dry run can redirect every step)."""
+    chosen = os.environ.get("SEGSYNC_WAREHOUSE") or (config.warehouse and config.path(config.warehouse))
+    return store.warehouse_path(chosen)
+
+
 def connect(config: ProjectConfig):
-    return store.connect(config.warehouse and config.path(config.warehouse))
+    return store.connect(warehouse_file(config))
+
+
+@contextmanager
+def scratch_warehouse(config: ProjectConfig, *, enabled: bool = True) -> Iterator[Path | None]:
+    """Point every step at a throwaway copy of the warehouse (for dry runs); the real file is left untouched."""
+    if not enabled:
+        yield None
+        return
+    real = warehouse_file(config)
+    scratch = real.with_name(real.stem + ".dry-run.duckdb")
+    for path in (scratch, Path(str(scratch) + ".wal")):
+        path.unlink(missing_ok=True)
+    if real.exists():
+        shutil.copyfile(real, scratch)
+        if Path(str(real) + ".wal").exists():
+            shutil.copyfile(str(real) + ".wal", str(scratch) + ".wal")
+    saved = os.environ.get("SEGSYNC_WAREHOUSE")
+    os.environ["SEGSYNC_WAREHOUSE"] = str(scratch)
+    try:
+        yield scratch
+    finally:
+        if saved is None:
+            os.environ.pop("SEGSYNC_WAREHOUSE", None)
+        else:
+            os.environ["SEGSYNC_WAREHOUSE"] = saved
+        for path in (scratch, Path(str(scratch) + ".wal")):
+            path.unlink(missing_ok=True)
+
+
+def check_segments(config: ProjectConfig) -> None:
+    """Load and check every segment file (raises InputError with every problem) before any step runs."""
+    path = warehouse_file(config)
+    con = None
+    if path.exists():
+        try:
+            con = store.connect(path, read_only=True)
+        except duckdb.IOException:  # another process writes the warehouse: check against the declared schema
+            con = None
+    try:
+        load_segment_set(config, con)
+    finally:
+        if con is not None:
+            con.close()
 
 
 def enabled_sources(config: ProjectConfig) -> list[str]:

@@ -12,11 +12,42 @@ from rich.table import Table
 from segsync.errors import InputError, SegsyncError
 
 
-def _quiet_prefect() -> None:
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+def _quiet_prefect(verbose: bool) -> None:
+    """Prefect's run logs go to its API (the UI) at INFO; the terminal shows only segsync's own output."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+
+SANDBOX_HINT = ("If you use the local sandboxes: `segsync sandbox status` tells whether they run; "
+                "start them with `segsync sandbox up` then `segsync sandbox seed`.")
+
+
+def describe_failure(exc: BaseException) -> tuple[str, dict]:
+    """A one-paragraph message a user can act on, and the same as JSON fields (never a traceback)."""
+    import duckdb
+    import requests
+
+    from segsync.errors import RemoteError
+    from segsync.redact import redact
+
+    text = redact(str(exc)).strip()
+    if isinstance(exc, duckdb.IOException) and "lock" in text.lower():
+        message = (f"The warehouse is in use by another process ({text.splitlines()[0]}). DuckDB allows one "
+                   "writer: wait for the other segsync run to finish, or set SEGSYNC_WAREHOUSE to another file.")
+        return message, {"error": "warehouse_locked", "message": message}
+    if isinstance(exc, (requests.ConnectionError, ConnectionError)) or (
+            isinstance(exc, RemoteError) and exc.status is None):
+        message = f"A vendor API could not be reached: {text[:400]}\n{SANDBOX_HINT}"
+        return message, {"error": "unreachable", "message": message}
+    if isinstance(exc, SegsyncError):
+        message = f"{type(exc).__name__}: {text[:1000]}"
+        return message, {"error": type(exc).__name__, "message": message}
+    message = f"{type(exc).__name__}: {text[:1000]}\nRun again with --verbose for Prefect's logs and the traceback."
+    return message, {"error": type(exc).__name__, "message": message}
 
 
 def run(
@@ -29,31 +60,39 @@ def run(
     full: bool = typer.Option(False, "--full", help="Full re-extract of every source instead of incremental."),
     skip_ingest: bool = typer.Option(False, "--skip-ingest", help="Reuse the raw tables already in the warehouse."),
     config: str = typer.Option(None, "--config", help="Project file (default: segsync.yaml here or above)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show Prefect's run logs and tracebacks in the terminal."),
 ) -> None:
     """Run the main job: ingest -> build -> evaluate segments -> sync, as one Prefect flow."""
-    _quiet_prefect()
+    _quiet_prefect(verbose)
     err = Console(stderr=True)
-    if as_of:
+
+    def fail(code: int, message: str, fields: dict) -> None:
+        if as_json:
+            sys.stdout.write(json.dumps({"status": "failed" if code != 2 else "invalid", **fields}) + "\n")
+        err.print(message, markup=False, highlight=False)
+        raise typer.Exit(code)
+
+    if as_of is not None:
         from segsync.timeutil import parse_as_of
 
         try:
             parse_as_of(as_of)
         except ValueError as exc:
-            err.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2)
+            fail(2, str(exc), {"error": "bad_as_of", "message": str(exc)})
     from flows.pipeline import segsync_pipeline
 
     try:
         summary = segsync_pipeline(config_path=config, as_of=as_of, dry_run=dry_run, force=force, full=full,
                                    skip_ingest=skip_ingest, approved=list(approve or []))
     except InputError as exc:
-        err.print("[red]Input problems (nothing was sent):[/red]")
-        for problem in exc.problems:
-            err.print(f"  {problem}")
-        raise typer.Exit(2)
-    except SegsyncError as exc:
-        err.print(f"[red]{type(exc).__name__}: {exc}[/red]")
-        raise typer.Exit(1)
+        lines = [str(p) for p in exc.problems]
+        fail(2, "Input problems (nothing was read or sent):\n  " + "\n  ".join(lines),
+             {"error": "input", "problems": lines})
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one actionable message, not a traceback
+        if verbose:
+            raise
+        message, fields = describe_failure(exc)
+        fail(1, message, fields)
     if as_json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
     else:

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from segsync.envfile import SANDBOX_ENV_FILE, parse_env_file
+from segsync.envfile import SANDBOX_ENV_FILE, parse_env_file, set_env_var
 from segsync.redact import redact, register_env_secrets
 
 STATE_DIR = Path(".segsync") / "sandbox"
@@ -107,14 +107,6 @@ def masked_env(env: dict[str, str]) -> dict[str, str]:
     return shown
 
 
-def set_env_var(path: Path, name: str, value: str) -> None:
-    """Add or replace one variable in the env file, keeping the others."""
-    env = parse_env_file(path) if path.exists() else {}
-    env[name] = value
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
-
-
 def print_env(env: dict[str, str], env_file: Path) -> None:
     table = Table(title="Sandbox environment (secrets masked)")
     table.add_column("variable")
@@ -172,6 +164,7 @@ def up(vendors: str = typer.Option("", help="comma-separated emulators (default:
     register_env_secrets(env)
     console.print(f"Sandbox running (pid {process.pid}, log {LOG_FILE}): {', '.join(state['vendors'])}.")
     print_env(env, env_file)
+    console.print("The emulators start empty: load data with `segsync sandbox seed`.")
 
 
 def _stop(pid: int, grace_seconds: float = 10.0) -> None:
@@ -290,6 +283,27 @@ def seed(synthetic: int = typer.Option(0, "--synthetic", help="generate N synthe
     console.print(table)
     console.print(f"Seeding took {total:.2f} s; product database at {redact(product_url)}.")
     provision_fields({**env, **os.environ})
+    retire_warehouse()
+
+
+def retire_warehouse() -> None:
+    """New sandbox data is a new world: the warehouse's cursors and confirmed sync state describe the old one.
+
+    Keeping them would make the next incremental run miss the new records and skip writes the sandboxes no
+    longer have, so the warehouse is moved aside (not deleted).
+    """
+    from segsync import store
+
+    path = store.warehouse_path()
+    if path.exists():
+        backup = path.with_name(path.name + ".before-seed")
+        backup.unlink(missing_ok=True)
+        path.rename(backup)
+        wal = Path(str(path) + ".wal")
+        if wal.exists():
+            wal.rename(Path(str(backup) + ".wal"))
+        console.print(f"The warehouse described the previous sandbox data; moved it to {backup}. "
+                      "The next `segsync run` starts from a full load.")
 
 
 def provision_fields(env: dict) -> None:

@@ -196,6 +196,25 @@ def test_second_run_without_changes_writes_nothing(demo, first_run):
     assert summary["segments"] == first_run["segments"]
 
 
+def test_dry_run_sends_nothing_and_changes_no_stored_state(demo, first_run):
+    """A dry run far in the future plans big changes but leaves membership, history and sync state alone."""
+    from flows.pipeline import segsync_pipeline
+
+    sandbox, _ = demo
+    snapshot_sql = ("SELECT (SELECT count(*) FROM segment_membership), (SELECT count(*) FROM segment_history), "
+                    "(SELECT count(*) FROM sync_state), (SELECT max(as_of_date) FROM accounts)")
+    before = warehouse_rows(snapshot_sql)
+    for vendor in sandbox.running:
+        sandbox[vendor].log.clear()
+    summary = segsync_pipeline(config_path=str(ROOT / "segsync.yaml"), as_of="2099-01-01", dry_run=True)
+    assert summary["dry_run"] is True and summary["segments"] != first_run["segments"]
+    assert all(r["write_calls"] == 0 for r in summary["destinations"].values())
+    for vendor in ("salesforce", "hubspot", "mailchimp"):
+        assert write_calls(sandbox[vendor]) == [], vendor
+    assert warehouse_rows(snapshot_sql) == before
+    assert not Path(os.environ["SEGSYNC_WAREHOUSE"]).with_name("warehouse.dry-run.duckdb").exists()
+
+
 def test_guardrail_stops_a_mass_removal_until_that_plan_is_approved(demo, first_run, tmp_path):
     """A segment edit that would drop most members stops before sending; approving that exact plan applies it."""
     import shutil

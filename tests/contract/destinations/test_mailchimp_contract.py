@@ -99,7 +99,7 @@ def test_new_members_are_created_with_status_if_new_and_existing_statuses_never_
     members = audience(mailchimp_sandbox).members
     assert members[subscriber_hash("gone@acme.example.com")].status == "unsubscribed"
     assert members[subscriber_hash("bounced@acme.example.com")].status == "cleaned"
-    assert [members[subscriber_hash(e)].status for e in new] == ["subscribed"] * 3
+    assert [members[subscriber_hash(e)].status for e in new] == ["transactional"] * 3
     assert len(writes(mailchimp_sandbox, f"/lists/{audience(mailchimp_sandbox).id}")) == 1  # one batch subscribe
     assert tag_members(mailchimp_sandbox, TAG) == {"gone@acme.example.com", "bounced@acme.example.com",
                                                    "kept@acme.example.com", *new}

@@ -39,7 +39,7 @@ def make_summary(*, run_id: str, as_of: str | None, dry_run: bool, ingested: dic
 
 def summary_tables(summary: dict) -> list[Table]:
     tables = []
-    sources = Table(title="Rows per source")
+    sources = Table(title="Rows read per source this run (incremental reads only what changed)")
     for col in ("source", "raw table", "rows", "requests"):
         sources.add_column(col, justify="right" if col in ("rows", "requests") else "left")
     for name, info in summary.get("sources", {}).items():

@@ -5,11 +5,13 @@ from datetime import datetime
 
 from segsync.config import ProjectConfig, load_config
 from segsync.envfile import load_sandbox_env
+from segsync.secrets import load_secret_blocks
 
 
 def project(config_path: str | None) -> ProjectConfig:
-    """Load the project file in the worker (tasks receive paths, not objects)."""
+    """Load the project file in the worker (tasks receive paths, not objects); credentials from env or Secret blocks."""
     load_sandbox_env()
+    load_secret_blocks()
     return load_config(config_path)
 
 

@@ -36,6 +36,7 @@ sandbox-down: $(STAMP)
 	$(BIN)/segsync sandbox down
 
 bench: $(STAMP)
+	$(BIN)/python bench/seed.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/segments.py
 	$(BIN)/python bench/sync.py

@@ -1,35 +1,19 @@
 """Salesforce record ids: 15-character base-62 ids with the 3-character case-checksum suffix (18 characters)."""
 from __future__ import annotations
 
-import re
+from segsync.sfid import BASE62, checksum, normalize
 
-BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-_ID_SHAPE = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Za-z0-5]{3})?$")
-POD = "8c0"  # the instance/reserved characters after the key prefix
+POD = "8c0"  # the instance/reserved characters after the key prefix (seed data uses segsync.sfid's "5g0")
 
 
 def checksum_suffix(id15: str) -> str:
     """The three characters that make a 15-character id case-insensitively unique."""
-    suffix = ""
-    for chunk in range(3):
-        bits = 0
-        for position, char in enumerate(id15[chunk * 5: chunk * 5 + 5]):
-            if "A" <= char <= "Z":
-                bits |= 1 << position
-        suffix += _SUFFIX_ALPHABET[bits]
-    return suffix
+    return checksum(id15)
 
 
 def to_18(record_id: str) -> str:
     """Normalise a 15- or 18-character id to its 18-character form (ValueError when malformed)."""
-    if not _ID_SHAPE.match(record_id or ""):
-        raise ValueError(f"malformed id {record_id!r}: expected 15 or 18 alphanumeric characters")
-    id15 = record_id[:15]
-    full = id15 + checksum_suffix(id15)
-    if len(record_id) == 18 and record_id[15:].upper() != full[15:]:
-        raise ValueError(f"malformed id {record_id!r}: the case-checksum suffix should be {full[15:]}")
-    return full
+    return normalize(record_id)
 
 
 def make_id(key_prefix: str, counter: int) -> str:

@@ -73,7 +73,7 @@ def _report_problems(exc: InputError, what: str = "segment files") -> None:
     err = Console(stderr=True, highlight=False)
     err.print(f"[red]{len(exc.problems)} problem(s) in the {what}; nothing was evaluated or sent:[/red]")
     for problem in exc.problems:
-        err.print(f"  {problem}", markup=False)
+        err.print(f"  {problem}", markup=False, soft_wrap=True)  # one problem per line, never wrapped
 
 
 def _need_accounts(con) -> None:

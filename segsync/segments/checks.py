@@ -19,9 +19,45 @@ CONDITION_FORMS = "{field, op, value} or one of all / any / not / in_segment / n
 MAX_DROPPING = 12
 
 
+# Words and symbols people write for an operator -> the operator, per column kind (the suggestion must fit the type).
+OPERATOR_WORDS: dict[str, dict[str, str]] = {
+    "number": {"greater": "gt", "greater_than": "gt", "more_than": "gt", "above": "gt", "over": "gt", ">": "gt",
+               "greater_or_equal": "gte", "at_least": "gte", ">=": "gte", "less": "lt", "less_than": "lt",
+               "fewer_than": "lt", "below": "lt", "under": "lt", "<": "lt", "less_or_equal": "lte",
+               "at_most": "lte", "<=": "lte"},
+    "date": {"greater": "after", "greater_than": "after", ">": "after", "since": "after", "less": "before",
+             "less_than": "before", "<": "before", "until": "before", "older_than": "more_than_ago",
+             "in_last": "within_last", "in_next": "within_next"},
+    "string": {"includes": "contains", "like": "contains", "has": "contains", "begins_with": "starts_with",
+               "startswith": "starts_with", "prefix": "starts_with"},
+    "": {"equals": "eq", "equal": "eq", "is": "eq", "=": "eq", "==": "eq", "not_equal": "ne", "not_equals": "ne",
+         "is_not": "ne", "!=": "ne", "<>": "ne", "one_of": "in", "not_one_of": "not_in", "none_of": "not_in",
+         "null": "is_null", "missing": "is_null", "range": "between"},
+}
+OPERATOR_WORDS["timestamp"] = OPERATOR_WORDS["date"]
+
+
 def suggestion(name: str, choices, what: str) -> str:
     hint = closest(name, choices)
     return f"{what}; did you mean {hint!r}?" if hint else what
+
+
+def operator_suggestion(op: str, kind: str | None, field: str | None = None) -> str:
+    """What an unknown operator should have been: the operators of the field's kind (all of them when the field
+    is unknown), with the closest one (or the one a common word like `greater` means for that kind)."""
+    if kind is None:
+        fitting = list(OPERATORS)
+        what = "one of " + ", ".join(fitting)
+    else:
+        fitting = [name for name, kinds in OPERATORS.items() if kind in kinds]
+        what = f"one of the operators for {kind} field '{field}': " + ", ".join(fitting)
+    word = op.strip().lower().replace(" ", "_").replace("-", "_")
+    meant = OPERATOR_WORDS.get(kind or "", {}).get(word) or OPERATOR_WORDS[""].get(word)
+    if meant in fitting and meant != op:
+        return f"{what}; did you mean {meant!r}?"
+    if kind is None and any(word in words for words in OPERATOR_WORDS.values()):
+        return what  # e.g. `greater` means gt for a number but after for a date: no guess without the field
+    return suggestion(op, fitting, what)
 
 
 class ConditionChecker:
@@ -125,8 +161,8 @@ class ConditionChecker:
                          expected=suggestion(str(field), self.columns, "a column of accounts"))
             ok = False
         if op not in OPERATORS:
-            self.problem(op_node, f"unknown operator '{op}'", expected=suggestion(str(op), OPERATORS, "one of "
-                                                                                  + ", ".join(OPERATORS)))
+            kind = kind_of(self.columns[field]) if field in self.columns else None
+            self.problem(op_node, f"unknown operator '{op}'", expected=operator_suggestion(str(op), kind, field))
             ok = False
         if not ok:
             return None

@@ -7,10 +7,10 @@ from segsync.errors import InputError, Problem
 from segsync.segments.checks import ConditionChecker, suggestion
 from segsync.segments.columns import DECLARED_ACCOUNTS, DECLARED_DAILY_USAGE, declared_account_columns
 from segsync.segments.model import (
-    MAX_NAME_LENGTH, NAME_PATTERN, Priority, SegmentDef, SegmentSet, Split, SplitBucket, references,
+    MAX_NAME_LENGTH, NAME_PATTERN, Priority, SegmentDef, SegmentOutline, SegmentSet, Split, SplitBucket, references,
 )
 from segsync.segments.values import text_of
-from segsync.segments.yamlnodes import Node, join_path, read_yaml
+from segsync.segments.yamlnodes import Node, join_path, key_positions, read_yaml
 
 TOP_KEYS = ("name", "description", "owner", "where", "destinations", "split", "priority")
 NOT_SEGMENT_FILES = {"measures.yaml", "measures.yml"}  # derived-measure definitions (owned by the build)
@@ -32,9 +32,12 @@ def load_segments(directory: Path, *, columns: dict[str, str] | None = None,
         raise InputError([Problem(str(directory), "segment folder not found", expected="a folder of segment YAML files")])
     texts = {str(path): path.read_text() for path in segment_files(directory)}
     columns = columns or declared_account_columns(directory)
-    segment_set = load_segment_texts(texts, columns=columns, usage_columns=usage_columns, problems=problems)
-    if config is not None and not problems:
-        problems.extend(destination_problems(config, segment_set))
+    segment_set, outlines = check_segment_texts(texts, columns=columns, usage_columns=usage_columns,
+                                                problems=problems)
+    if config is not None:
+        # every file whose name and destinations read cleanly, even while its conditions have problems
+        outline_set = SegmentSet(outlines, columns=segment_set.columns, usage_columns=segment_set.usage_columns)
+        problems.extend(destination_problems(config, outline_set))
     if problems:
         raise InputError(sorted(problems, key=lambda p: (p.file, p.line or 0)))
     return segment_set
@@ -45,21 +48,47 @@ def load_segment_texts(texts: dict[str, str], *, columns: dict[str, str] | None 
                        problems: list[Problem] | None = None) -> SegmentSet:
     """Check segment definitions given as {file name: YAML text}; problems are appended (or raised if no list given)."""
     collect = problems if problems is not None else []
-    columns = dict(columns or DECLARED_ACCOUNTS)
-    usage_columns = dict(usage_columns or DECLARED_DAILY_USAGE)
-    segments = []
-    for file, text in texts.items():
-        segment = parse_segment(text, file, columns, usage_columns, collect)
-        if segment is not None:
-            segments.append(segment)
-    segment_set = SegmentSet(segments, columns=columns, usage_columns=usage_columns)
-    collect.extend(cross_file_problems(segment_set))
+    segment_set, _outlines = check_segment_texts(texts, columns=columns, usage_columns=usage_columns,
+                                                 problems=collect)
     if problems is None and collect:
         raise InputError(sorted(collect, key=lambda p: (p.file, p.line or 0)))
     return segment_set
 
 
-def parse_segment(text: str, file: str, columns, usage_columns, problems: list[Problem]) -> SegmentDef | None:
+def check_segment_texts(texts: dict[str, str], *, columns: dict[str, str] | None,
+                        usage_columns: dict[str, str] | None,
+                        problems: list[Problem]) -> tuple[SegmentSet, list[SegmentOutline]]:
+    """The valid segments, and the outline (name, destinations, key lines) of every file that has one."""
+    columns = dict(columns or DECLARED_ACCOUNTS)
+    usage_columns = dict(usage_columns or DECLARED_DAILY_USAGE)
+    segments, outlines, declared = [], [], set()
+    for file, text in texts.items():
+        parsed = ParsedFile(file)
+        segment = parse_segment(text, file, columns, usage_columns, problems, parsed)
+        if segment is not None:
+            segments.append(segment)
+        elif parsed.name is not None:
+            declared.add(parsed.name)
+        if parsed.outline is not None:
+            outlines.append(parsed.outline)
+    segment_set = SegmentSet(segments, columns=columns, usage_columns=usage_columns)
+    problems.extend(cross_file_problems(segment_set, declared_with_problems=declared))
+    return segment_set, outlines
+
+
+class ParsedFile:
+    """What one file declares even when it has problems: its segment name (or the file's stem when the
+    name cannot be read) and its outline for the destination checks."""
+
+    def __init__(self, file: str):
+        stem = Path(file).stem
+        self.name: str | None = stem if NAME_PATTERN.match(stem) else None
+        self.outline: SegmentOutline | None = None
+
+
+def parse_segment(text: str, file: str, columns, usage_columns, problems: list[Problem],
+                  parsed: ParsedFile | None = None) -> SegmentDef | None:
+    parsed = parsed or ParsedFile(file)
     before = len(problems)
     root, found = read_yaml(text, file)
     problems.extend(found)
@@ -74,6 +103,7 @@ def parse_segment(text: str, file: str, columns, usage_columns, problems: list[P
             problems.append(Problem(file, f"unknown key '{key}'", line=root.key_lines[key], path=key,
                                     expected=suggestion(key, TOP_KEYS, "one of " + ", ".join(TOP_KEYS))))
     name = _required_text(root, "name", file, problems)
+    name_ok = False
     if name is not None and not NAME_PATTERN.match(name):
         problems.append(Problem(file, "invalid segment name", line=root.value["name"].line, path="name",
                                 value=name, expected=NAME_EXPECTED))
@@ -81,6 +111,9 @@ def parse_segment(text: str, file: str, columns, usage_columns, problems: list[P
         problems.append(Problem(file, f"segment name is {len(name)} characters long", line=root.value["name"].line,
                                 path="name", value=name, expected=f"at most {MAX_NAME_LENGTH} characters (it becomes "
                                                                   "a field value, list name and tag)"))
+    elif name is not None:
+        name_ok = True
+        parsed.name = name
     description = _required_text(root, "description", file, problems)
     owner = _optional_text(root, "owner", file, problems)
     where = None
@@ -89,13 +122,19 @@ def parse_segment(text: str, file: str, columns, usage_columns, problems: list[P
                                 expected="where: a condition tree (all / any / not / {field, op, value})"))
     else:
         where = ConditionChecker(file, columns, usage_columns, problems).condition(root.value["where"])
+    before_destinations = len(problems)
     destinations = _destinations(root.get("destinations"), file, problems)
+    key_lines = key_positions(root)
+    if name_ok and len(problems) == before_destinations:
+        parsed.outline = SegmentOutline(name=name, destinations=destinations, source_file=Path(file),
+                                        line=root.value["name"].line, key_lines=key_lines)
     split = _split(root.get("split"), name, file, problems)
     priority = _priority(root.get("priority"), file, problems)
     if len(problems) > before or where is None:
         return None
     return SegmentDef(name=name, description=description, owner=owner, where=where, destinations=destinations,
-                      source_file=Path(file), line=root.value["name"].line, split=split, priority=priority)
+                      source_file=Path(file), line=root.value["name"].line, split=split, priority=priority,
+                      key_lines=key_lines)
 
 
 TEXT_EXPECTED = {"name": "a snake_case name such as churn_risk",
@@ -200,8 +239,12 @@ def _priority(node: Node | None, file: str, problems: list[Problem]) -> Priority
     return Priority(group, rank)
 
 
-def cross_file_problems(segment_set: SegmentSet) -> list[Problem]:
-    """Duplicate names, unknown references, reference cycles (through priority groups too), duplicate ranks."""
+def cross_file_problems(segment_set: SegmentSet, declared_with_problems: set[str] = frozenset()) -> list[Problem]:
+    """Duplicate names, unknown references, reference cycles (through priority groups too), duplicate ranks.
+
+    `declared_with_problems`: names of segments whose files have problems of their own; a reference to one
+    of them is not an unknown segment (its file's problems are reported there).
+    """
     problems: list[Problem] = []
     first: dict[str, SegmentDef] = {}
     for segment in segment_set:
@@ -214,7 +257,7 @@ def cross_file_problems(segment_set: SegmentSet) -> list[Problem]:
             first[segment.name] = segment
     for segment in segment_set:
         for ref in references(segment.where):
-            if ref.segment not in first:
+            if ref.segment not in first and ref.segment not in declared_with_problems:
                 problems.append(Problem(str(segment.source_file), f"unknown segment '{ref.segment}'", line=ref.line,
                                         path=ref.path, expected=suggestion(ref.segment, first, "the name of a segment")))
     for group, members in segment_set.priority_groups().items():
@@ -223,11 +266,20 @@ def cross_file_problems(segment_set: SegmentSet) -> list[Problem]:
             if segment.priority.rank in ranks:
                 problems.append(Problem(str(segment.source_file),
                                         f"rank {segment.priority.rank} of priority group '{group}' is also used by "
-                                        f"'{ranks[segment.priority.rank].name}'", line=segment.line,
-                                        path="priority.rank", expected="a distinct rank per segment in a group"))
+                                        f"'{ranks[segment.priority.rank].name}'",
+                                        line=key_line(segment, "priority.rank"), path="priority.rank", expected="a distinct rank per segment in a group"))
             ranks[segment.priority.rank] = segment
     problems.extend(_cycle_problems(segment_set, first))
     return problems
+
+
+def key_line(segment: SegmentDef, path: str) -> int:
+    """The line of the most specific key of `path` the segment's file has (else its name's line)."""
+    while path:
+        if path in segment.key_lines:
+            return segment.key_lines[path]
+        path = path.rpartition(".")[0]
+    return segment.line
 
 
 def dependencies(segment_set: SegmentSet, segment: SegmentDef) -> list[tuple[str, object]]:
@@ -256,7 +308,7 @@ def _cycle_problems(segment_set: SegmentSet, by_name: dict[str, SegmentDef]) -> 
                                           f"'{segment.priority.group}', so it depends on it)")
                     problems.append(Problem(str(segment.source_file),
                                             "segments depend on each other in a cycle: " + " -> ".join(cycle) + why,
-                                            line=ref.line if ref else segment.line,
+                                            line=ref.line if ref else key_line(segment, "priority"),
                                             path=ref.path if ref else "priority",
                                             expected="references (and priority groups) without loops"))
             elif dep not in state:

@@ -167,6 +167,18 @@ class SegmentDef:
     line: int = 1
     split: Split | None = None
     priority: Priority | None = None
+    key_lines: dict[str, int] = field(default_factory=dict)  # key path ("destinations.hubspot") -> its line
+
+
+@dataclass
+class SegmentOutline:
+    """What destination checks need of a segment file, known even while its conditions have problems."""
+
+    name: str
+    destinations: dict[str, dict | bool]
+    source_file: Path
+    line: int = 1
+    key_lines: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

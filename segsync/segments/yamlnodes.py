@@ -98,3 +98,16 @@ def read_yaml(text: str, file: str) -> tuple[Node | None, list[Problem]]:
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         return None, [Problem(file, f"not valid YAML: {exc.problem}", line=mark.line + 1 if mark else None)]
+
+
+def key_positions(node: Node) -> dict[str, int]:
+    """Every mapping key of a tree by its key path ("destinations.hubspot", "priority.rank") -> its line."""
+    found: dict[str, int] = {}
+    if node.is_mapping:
+        for key, child in node.value.items():
+            found[join_path(node.path, key)] = node.key_lines[key]
+            found.update(key_positions(child))
+    elif node.is_sequence:
+        for child in node.value:
+            found.update(key_positions(child))
+    return found

@@ -1,6 +1,7 @@
 """`segsync validate`, destination side: unknown destinations, fields claimed twice, values that cannot fit."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -10,7 +11,12 @@ from segsync.sync.targets import iter_segment_defs
 
 
 def check_destinations(config, segment_set: Any, env: Mapping[str, str] | None = None) -> list[Problem]:
-    """Every destination problem of this project, collected (never raised one at a time)."""
+    """Every destination problem of this project, collected (never raised one at a time).
+
+    Builds each destination from segsync.yaml without contacting it (no credentials or sandbox needed).
+    A problem about one segment points at the line of its `destinations:` key it concerns (the most
+    specific one the file has), e.g. `destinations.hubspot.list_name`, else at the segment's name.
+    """
     from destinations import DESTINATION_TYPES, create_destination
 
     env = os.environ if env is None else env
@@ -22,7 +28,8 @@ def check_destinations(config, segment_set: Any, env: Mapping[str, str] | None =
             if name not in config.destinations:
                 problems.append(Problem(**where, message=f"segment {seg.name!r} names an unknown destination",
                                         path=f"destinations.{name}", value=name,
-                                        expected=" / ".join(configured) or "a destination from segsync.yaml"))
+                                        expected=_closest(name, configured,
+                                                          " / ".join(configured) or "a destination from segsync.yaml")))
             elif not isinstance(value, (bool, Mapping)):
                 problems.append(Problem(**where, message="destination settings must be true/false or a mapping",
                                         path=f"destinations.{name}", value=value,
@@ -48,18 +55,63 @@ def check_destinations(config, segment_set: Any, env: Mapping[str, str] | None =
             problems.extend(claim_problems(name, destination.claims(segment_set), segment_set))
         finally:
             destination.close()
-    return problems
+    return [_at_key(problem, segment_set) for problem in problems]
 
 
 def claim_problems(destination: str, claims: Mapping[str, list[str]], segment_set: Any) -> list[Problem]:
-    """One problem per field/list/tag that more than one segment (or setting) writes."""
-    files = {s.name: (str(getattr(s, "source_file", "segment_defs")), getattr(s, "line", None))
-             for s in iter_segment_defs(segment_set)}
+    """One problem per field/list/tag that more than one segment (or setting) writes.
+
+    It is reported in the file of the last owner that names the field in its own `destinations:` (the
+    override that clashes), else in the last owner's file.
+    """
+    segments = {s.name: s for s in iter_segment_defs(segment_set)}
     problems = []
     for owned, owners in sorted(claims.items()):
         if len(set(owners)) > 1:
-            file, line = files.get(owners[-1], ("segsync.yaml", None))
+            explicit = [o for o in owners if o in segments and _override_key(segments[o], destination, owned)]
+            owner = segments.get((explicit or owners)[-1])
+            file = str(getattr(owner, "source_file", "segment_defs")) if owner else "segsync.yaml"
+            line = getattr(owner, "line", None) if owner else None
             problems.append(Problem(file, f"{destination}: {owned!r} is written by more than one segment or setting: "
                                           f"{', '.join(owners)}", line=line, path=f"destinations.{destination}",
                                     value=owned, expected="each field, list or tag owned by exactly one segment"))
     return problems
+
+
+def _closest(name: str, choices: list[str], expected: str) -> str:
+    import difflib
+
+    found = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return f"{expected}; did you mean {found[0]!r}?" if found else expected
+
+
+def _override_key(seg: Any, destination: str, value: Any) -> str | None:
+    """The per-segment setting of `destination` whose value is `value` (e.g. checkbox_field), if exactly one."""
+    settings = (getattr(seg, "destinations", None) or {}).get(destination)
+    if not isinstance(settings, Mapping) or value is None:
+        return None
+    keys = [key for key, setting in settings.items() if setting == value]
+    return keys[0] if len(keys) == 1 else None
+
+
+def _at_key(problem: Problem, segment_set: Any) -> Problem:
+    """Point a segment's destination problem at the key it concerns, when the segment knows its key lines."""
+    if not problem.path or not problem.path.startswith("destinations."):
+        return problem
+    seg = next((s for s in iter_segment_defs(segment_set)
+                if str(getattr(s, "source_file", "")) == problem.file), None)
+    lines = getattr(seg, "key_lines", None) if seg is not None else None
+    if not lines:
+        return problem
+    path = problem.path
+    parts = path.split(".")
+    if len(parts) == 2:
+        key = _override_key(seg, parts[1], problem.value)
+        if key is not None:
+            path = f"{path}.{key}"
+    probe = path
+    while probe:
+        if probe in lines:
+            return dataclasses.replace(problem, path=path, line=lines[probe])
+        probe = probe.rpartition(".")[0]
+    return dataclasses.replace(problem, path=path)

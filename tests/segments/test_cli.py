@@ -27,8 +27,10 @@ def run(*args):
     return CliRunner().invoke(app, list(args))
 
 
-def test_validate_real_segment_defs():
+def test_validate_real_segment_defs(warehouse):
+    """Against a temporary warehouse (none yet: the declared columns), so a running demo's warehouse cannot matter."""
     result = run("validate", "--dir", str(ROOT / "segment_defs"), *NO_CONFIG)
+    assert not warehouse.exists()
     assert result.exit_code == 0, result.output
     assert result.output.startswith("9 segment(s) OK: beta_invite, churn_risk, near_usage_cap")
 

@@ -43,7 +43,7 @@ def test_cycle_through_a_priority_group_is_rejected():
     texts = {"a.yaml": seg("a", "{in_segment: b}", "priority: {group: g, rank: 1}\n"),
              "b.yaml": seg("b", "{field: seats, op: gt, value: 1}", "priority: {group: g, rank: 2}\n")}
     assert problems_of(texts) == [
-        "b.yaml:1: priority: segments depend on each other in a cycle: a -> b -> a ('b' ranks below 'a' in priority "
+        "b.yaml:4: priority: segments depend on each other in a cycle: a -> b -> a ('b' ranks below 'a' in priority "
         "group 'g', so it depends on it); expected references (and priority groups) without loops"]
 
 
@@ -51,7 +51,7 @@ def test_duplicate_rank_in_a_priority_group():
     texts = {"a.yaml": seg("a", "{field: seats, op: gt, value: 1}", "priority: {group: g, rank: 1}\n"),
              "b.yaml": seg("b", "{field: seats, op: gt, value: 2}", "priority: {group: g, rank: 1}\n")}
     assert problems_of(texts) == [
-        "b.yaml:1: priority.rank: rank 1 of priority group 'g' is also used by 'a'; "
+        "b.yaml:4: priority.rank: rank 1 of priority group 'g' is also used by 'a'; "
         "expected a distinct rank per segment in a group"]
 
 

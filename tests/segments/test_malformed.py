@@ -14,6 +14,11 @@ from tests.segments.helpers import COLUMNS
 
 CORPUS = Path(__file__).parent / "malformed"
 FILES = sorted(CORPUS.glob("*.yaml"))
+# Destination checks run on every corpus file (as in `segsync validate` of a project), without credentials.
+DESTINATIONS = {"salesforce": {"type": "salesforce", "mode": "update_only"},
+                "hubspot": {"type": "hubspot", "mode": "membership"}}
+PROJECT_FILE = ("segments_dir: segment_defs\ndestinations:\n  salesforce: {type: salesforce, mode: update_only}\n"
+                "  hubspot: {type: hubspot, mode: membership}\n")
 VALID = """name: valid_one
 description: a valid segment next to the broken ones
 where: {field: seats, op: gt, value: 1}
@@ -39,7 +44,7 @@ def test_malformed_file_gets_its_exact_messages(path, tmp_path):
     shutil.copy(path, target)
     (folder / "valid_one.yaml").write_text(VALID)
     with pytest.raises(InputError) as info:
-        load_segments(folder, columns=COLUMNS)
+        load_segments(folder, columns=COLUMNS, config=_config(tmp_path))
     assert [str(p) for p in info.value.problems] == expected_messages(path, str(target))
 
 
@@ -47,7 +52,7 @@ def test_all_problems_of_all_files_are_reported_together(tmp_path):
     folder = tmp_path / "segment_defs"
     shutil.copytree(CORPUS, folder)
     with pytest.raises(InputError) as info:
-        load_segments(folder, columns=COLUMNS)
+        load_segments(folder, columns=COLUMNS, config=_config(tmp_path))
     expected = sorted((m for f in FILES for m in expected_messages(f, str(folder / f.name))))
     assert sorted(str(p) for p in info.value.problems) == expected
 
@@ -55,13 +60,20 @@ def test_all_problems_of_all_files_are_reported_together(tmp_path):
 def test_validate_cli_lists_every_problem_and_exits_nonzero(tmp_path, warehouse, monkeypatch):
     folder = tmp_path / "segment_defs"
     shutil.copytree(CORPUS, folder)
+    (tmp_path / "segsync.yaml").write_text(PROJECT_FILE)
+    for variable in ("HUBSPOT_ACCESS_TOKEN", "SALESFORCE_INSTANCE_URL", "SALESFORCE_ACCESS_TOKEN", "HUBSPOT_BASE_URL"):
+        monkeypatch.delenv(variable, raising=False)  # validate needs no vendor credentials or sandbox
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(app, ["validate", "--dir", str(folder), "--config", str(tmp_path / "none.yaml")])
+    result = CliRunner().invoke(app, ["validate", "--dir", str(folder), "--config", str(tmp_path / "segsync.yaml")])
     assert result.exit_code == 1
     total = sum(len(expected_messages(f, "")) for f in FILES)
     assert f"{total} problem(s) in the segment files; nothing was evaluated or sent" in result.output
     assert "did you mean 'health_score'?" in result.output
     assert not warehouse.exists()
+
+
+def _config(project_dir: Path) -> ProjectConfig:
+    return ProjectConfig(project_dir=project_dir, destinations=DESTINATIONS)
 
 
 @pytest.mark.parametrize("path", FILES[:: max(1, len(FILES) // 10)], ids=lambda p: p.stem)

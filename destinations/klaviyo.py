@@ -1,6 +1,7 @@
 """Klaviyo destination: one list per segment, profiles added/removed in bulk, missing profiles imported."""
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -82,6 +83,10 @@ class KlaviyoDestination(TargetBase):
         self.call_options = {"options": {USE_DICTIONARY_FOR_RESPONSE_DATA: True}, "_request_timeout": timeout}
         self.list_ids: dict[str, str] = {}
         self.profile_ids: dict[str, str] = {}  # lowercased email -> profile id
+        # write requests that carry changes (bulk import jobs, list relationship adds/removes), counted as each is
+        # answered; creating a missing list in prepare() is setup and not counted. The report uses this count.
+        self.write_requests = 0
+        self._count_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, name: str, settings: Mapping[str, Any], env: Mapping[str, str]) -> "KlaviyoDestination":
@@ -196,7 +201,7 @@ class KlaviyoDestination(TargetBase):
         body = {"data": [{"type": "profile", "id": ids[c.key]} for c in batch]}
         call = self.client.Lists.remove_profiles_from_list if op == "remove" else self.client.Lists.add_profiles_to_list
         try:
-            self._call(lambda: call(list_id, body, **self.call_options), per_record=True)
+            self._call(lambda: call(list_id, body, **self.call_options), per_record=True, write=True)
         except RecordsRefused as refused:
             return [Result(c.target, c.key, "rejected", error=refused.details[i], code=refused.code)
                     if i in refused.details else Result(c.target, c.key, "retry", error="sent with a refused record")
@@ -206,7 +211,7 @@ class KlaviyoDestination(TargetBase):
     def _import_into_list(self, list_id: str, batch: Sequence[Change]) -> list[Result]:
         """Create the missing profiles and add them to the list in one bulk import job; wait for its verdict."""
         job = self._call(lambda: self.client.Profiles.bulk_import_profiles(
-            import_payload([c.key for c in batch], list_id), **self.call_options))
+            import_payload([c.key for c in batch], list_id), **self.call_options), write=True)
         job_id = job["data"]["id"]
         deadline = time.monotonic() + JOB_POLL_SECONDS
         attributes = job["data"].get("attributes") or {}
@@ -257,8 +262,10 @@ class KlaviyoDestination(TargetBase):
     def _with_retry(self, fn, limiter) -> dict:
         return call_with_retry(lambda: self._call(fn), policy=self.policy, limiter=limiter)
 
-    def _call(self, fn, *, per_record: bool = False) -> dict:
-        """One client call; JSON:API errors classified by the Klaviyo rule table (per item when pointed at)."""
+    def _call(self, fn, *, per_record: bool = False, write: bool = False) -> dict:
+        """One client call; JSON:API errors classified by the Klaviyo rule table (per item when pointed at).
+
+        `write`: the call sends changes; it is counted in `write_requests` once Klaviyo answered it."""
         from openapi_client.exceptions import ApiException
         from urllib3.exceptions import HTTPError as TransportError
 
@@ -269,9 +276,17 @@ class KlaviyoDestination(TargetBase):
         except ApiException as exc:
             if not exc.status:
                 raise RetryableError(f"Klaviyo: connection failed: {exc.reason}") from exc
+            if write:
+                self._count_write()
             body = json_body(exc.body)
             if per_record and exc.status == 400 and (details := record_errors(body)) is not None:
                 raise RecordsRefused(details, error_code(body)) from exc
             raise classify_error("Klaviyo", exc.status, error_code(body), error_message(body, str(exc.reason)),
                                  rules=KLAVIYO_RULES, retry_after=retry_after_seconds(exc.headers)) from exc
+        if write:
+            self._count_write()
         return answer if isinstance(answer, dict) else {}
+
+    def _count_write(self) -> None:
+        with self._count_lock:
+            self.write_requests += 1

@@ -1,12 +1,10 @@
-"""`segsync plan [--base REV] [--json]` and the failures table behind `segsync status --failures`."""
+"""`segsync plan [--base REV] [--json]` (current segment files, evaluated into a temporary table) and the failures
+table behind `segsync status --failures`."""
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import duckdb
 import typer
@@ -32,54 +30,91 @@ def failures_table(con: duckdb.DuckDBPyConnection, destination: str | None = Non
     return table
 
 
+CURRENT_MEMBERS = "_segsync_plan_members"  # temporary: the current segment files evaluated for `segsync plan`
+
+
 def plan_table(plans: dict) -> Table:
     table = Table(title="Sync plan")
     for column in ("destination", "adds", "updates", "removes", "unchanged", "write calls", "via", "guardrails",
                    "fingerprint"):
         table.add_column(column)
     for name, plan in plans.items():
-        verdict = "REFUSED" if plan.refused else ("ok" if plan.guardrail.ok else "BLOCKED")
         table.add_row(name, str(plan.adds), str(plan.updates), str(plan.removes), str(plan.unchanged),
-                      str(plan.api_calls_estimate), plan.channel, verdict, plan.fingerprint)
+                      str(plan.api_calls_estimate), plan.channel, verdict_of(plan), plan.fingerprint)
     return table
 
 
-def segments_at(config, base: str):
-    """The SegmentSet as it was at git revision `base` (segment files checked out into a temporary folder)."""
-    from segsync.segments import load_segments
+def verdict_of(plan) -> str:
+    return "REFUSED" if plan.refused else ("ok" if plan.guardrail.ok else "BLOCKED")
 
-    folder = config.segments_path
+
+def segment_table(plans: dict) -> Table:
+    """Per destination and segment: accounts entering and leaving (a few ids of each)."""
+    table = Table(title="Who enters and leaves, per destination and segment")
+    for column in ("destination", "segment", "entering", "leaving", "entering (e.g.)", "leaving (e.g.)",
+                   "write calls", "guardrails"):
+        table.add_column(column, overflow="fold")
+    for name, plan in plans.items():
+        for counts in plan.segments:
+            table.add_row(name, counts.segment, str(counts.entering), str(counts.leaving),
+                          ", ".join(counts.entering_sample), ", ".join(counts.leaving_sample),
+                          str(plan.api_calls_estimate), verdict_of(plan))
+    return table
+
+
+def changes_table(revision: str, changes) -> Table:
+    """Per segment: who the segment-file changes since `revision` would move in or out."""
+    table = Table(title=f"Segment changes since {revision} (same accounts, definitions at {revision} vs now)")
+    for column in ("segment", "status", f"members at {revision}", "members now", "entering", "leaving",
+                   "entering (e.g.)", "leaving (e.g.)"):
+        table.add_column(column, overflow="fold")
+    for change in changes:
+        table.add_row(change.segment, change.status, str(change.base_members), str(change.members),
+                      str(change.entered), str(change.exited), ", ".join(change.entering), ", ".join(change.leaving))
+    return table
+
+
+def change_dict(change) -> dict:
+    return {"segment": change.segment, "status": change.status, "base_members": change.base_members,
+            "members": change.members, "entering": change.entered, "leaving": change.exited,
+            "entering_sample": list(change.entering), "leaving_sample": list(change.leaving)}
+
+
+def plan_current(con: duckdb.DuckDBPyConnection, config, segments, *, run_id: str, env=None,
+                 destinations=None, as_of=None) -> dict:
+    """Plans for the *current* segment definitions: evaluated over the current `accounts` into a temporary
+    membership table (segment_membership and segment_history are not touched), diffed against confirmed state."""
+    from segsync.segments import evaluate_into
+    from segsync.sync import plan_sync
+
+    evaluate_into(con, segments, CURRENT_MEMBERS, as_of=as_of, run_id=run_id, temporary=True)
     try:
-        top = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=folder, check=True,
-                                  capture_output=True, text=True).stdout.strip())
-        relative = folder.resolve().relative_to(top)
-        listing = subprocess.run(["git", "ls-tree", "-r", "--name-only", base, "--", str(relative)], cwd=top,
-                                 check=True, capture_output=True, text=True).stdout.split()
-    except (subprocess.CalledProcessError, ValueError, FileNotFoundError) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        raise InputError([Problem(str(folder), f"cannot read segment files at revision {base!r}: {detail.strip()}",
-                                  expected="a git revision of this repository (e.g. HEAD~1, main)")]) from exc
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in listing:
-            text = subprocess.run(["git", "show", f"{base}:{name}"], cwd=top, check=True, capture_output=True,
-                                  text=True).stdout
-            target = Path(tmp) / Path(name).relative_to(relative)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-        return load_segments(Path(tmp), config=config)
+        return plan_sync(con, config, segments, env=os.environ if env is None else env, run_id=run_id,
+                         destinations=destinations, membership_table=CURRENT_MEMBERS)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {CURRENT_MEMBERS}")
+
+
+def segment_changes_since(con: duckdb.DuckDBPyConnection, config, segments, base: str, *, as_of=None) -> list:
+    """Per segment, who enters and leaves between the definitions at git revision `base` and the current ones
+    (both evaluated over the same current accounts into temporary tables)."""
+    from segsync.segments import load_segments_at, membership_diff
+
+    base_segments = load_segments_at(base, config.segments_path, columns=segments.columns or None,
+                                     usage_columns=segments.usage_columns or None)
+    return membership_diff(con, base_segments, segments, as_of=as_of)
 
 
 def plan(
-    base: str = typer.Option(None, "--base", help="Compare with the segment definitions at this git revision "
-                                                   "(adds/removes the change alone would cause)."),
+    base: str = typer.Option(None, "--base", help="Also show who the segment-file changes since this git revision "
+                                                   "would move in or out of each segment."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
     destination: list[str] = typer.Option(None, "--destination", "-d", help="Only these destinations."),
 ) -> None:
-    """Show what a sync would change in each destination (nothing is sent)."""
+    """Show what a sync of the current segment files would change in each destination (nothing is sent)."""
     from segsync import pipeline
     from segsync.config import load_config
     from segsync.runs import new_run_id
-    from segsync.sync import plan_sync
 
     console = Console(stderr=as_json)
     try:
@@ -88,12 +123,8 @@ def plan(
         try:
             segments = pipeline.load_segment_set(config, con)
             run_id = "plan-" + new_run_id()
-            plans = plan_sync(con, config, segments, env=os.environ, run_id=run_id,
-                              destinations=destination or None)
-            base_plans = None
-            if base:
-                base_plans = plan_sync(con, config, segments_at(config, base), env=os.environ,
-                                       run_id=run_id + "-base", destinations=destination or None)
+            changes = segment_changes_since(con, config, segments, base) if base else None
+            plans = plan_current(con, config, segments, run_id=run_id, destinations=destination or None)
         finally:
             con.close()
     except InputError as exc:
@@ -102,16 +133,16 @@ def plan(
         raise typer.Exit(2) from None
     if as_json:
         out = {"run_id": run_id, "destinations": {n: p.to_dict() for n, p in plans.items()}}
-        if base_plans is not None:
-            out["base"] = {"revision": base, "destinations": {n: p.to_dict() for n, p in base_plans.items()}}
+        if changes is not None:
+            out["base"] = {"revision": base, "segments": [change_dict(c) for c in changes]}
         sys.stdout.write(json.dumps(out, default=str) + "\n")
         return
+    if changes is not None:
+        console.print(changes_table(base, changes))
     console.print(plan_table(plans))
+    console.print(segment_table(plans))
     for item in plans.values():
         console.print(str(item), highlight=False, markup=False, soft_wrap=True)
-    if base_plans is not None:
-        console.print(f"\nAt revision {base}:")
-        console.print(plan_table(base_plans))
 
 
 def register(app: typer.Typer) -> None:

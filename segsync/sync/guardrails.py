@@ -12,7 +12,8 @@ from segsync.config import Guardrails
 
 @dataclass(frozen=True)
 class ScopeCheck:
-    """One segment's members in one destination: confirmed now, and how many the plan would remove."""
+    """One segment's members in one destination: confirmed (status synced) now, and how many of them the plan
+    would remove."""
 
     segment: str
     confirmed: int
@@ -44,11 +45,15 @@ def effective_limits(defaults: Guardrails, overrides: Mapping[str, Any] | None) 
 
 def evaluate_guardrails(con: duckdb.DuckDBPyConnection, destination: str, limits: Guardrails, *,
                         total_changes: int, desired_table: str = "sync_desired") -> GuardrailVerdict:
-    """Check the plan in SQL against the confirmed state; every tripped rule adds one reason."""
+    """Check the plan in SQL against the confirmed state; every tripped rule adds one reason.
+
+    Shares are over the members the destination confirmed and still holds as confirmed (`status = 'synced'`):
+    rejected, retry and pending rows are left out of both the members and the removals counted.
+    """
     scopes = tuple(ScopeCheck(seg, confirmed, removing) for seg, confirmed, removing in con.execute(f"""
         WITH confirmed AS (
             SELECT s.target, s.record_key, unnest(s.segments) AS segment
-            FROM sync_state s WHERE s.destination = ? AND s.payload_hash IS NOT NULL
+            FROM sync_state s WHERE s.destination = ? AND s.payload_hash IS NOT NULL AND s.status = 'synced'
         )
         SELECT c.segment, count(*) AS confirmed,
                count(*) FILTER (WHERE d.record_key IS NULL OR NOT list_contains(d.segments, c.segment)) AS removing
@@ -57,7 +62,8 @@ def evaluate_guardrails(con: duckdb.DuckDBPyConnection, destination: str, limits
     """, [destination]).fetchall())
     reasons = []
     confirmed_total, desired_total = con.execute(f"""
-        SELECT (SELECT count(*) FROM sync_state WHERE destination = ? AND payload_hash IS NOT NULL),
+        SELECT (SELECT count(*) FROM sync_state
+                WHERE destination = ? AND payload_hash IS NOT NULL AND status = 'synced'),
                (SELECT count(*) FROM {desired_table})
     """, [destination]).fetchone()
     if desired_total == 0 and confirmed_total > limits.min_remove_floor:

@@ -23,6 +23,24 @@ from segsync.sync.state import ensure_sync_tables, now_utc, settle_unchanged
 from segsync.sync.targets import DESIRED_COLUMNS, MEMBERS_VIEW, routed_segments
 
 SAMPLE_SIZE = 10
+SEGMENT_SAMPLE_SIZE = 5
+MEMBERSHIP_TABLE = "segment_membership"
+
+
+@dataclass(frozen=True)
+class SegmentCounts:
+    """One segment in one destination: accounts the plan would make members there (entering) or take out
+    (leaving), relative to what the destination confirmed; a few account ids of each, sorted."""
+
+    segment: str
+    entering: int
+    leaving: int
+    entering_sample: tuple[str, ...] = ()
+    leaving_sample: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"segment": self.segment, "entering": self.entering, "leaving": self.leaving,
+                "entering_sample": list(self.entering_sample), "leaving_sample": list(self.leaving_sample)}
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,8 @@ class SyncPlan:
     ownership_problems: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     sample: tuple[Mapping, ...] = ()
+    segments: tuple[SegmentCounts, ...] = ()  # per routed segment: accounts entering / leaving this destination
+    membership_table: str = MEMBERSHIP_TABLE  # the membership the plan was built from
     settings: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -73,7 +93,8 @@ class SyncPlan:
             "api_calls_estimate": self.api_calls_estimate, "fingerprint": self.fingerprint,
             "targets": [t.__dict__ for t in self.targets], "guardrail": self.guardrail.to_dict(),
             "ownership_problems": list(self.ownership_problems), "warnings": list(self.warnings),
-            "sample": [dict(s) for s in self.sample],
+            "sample": [dict(s) for s in self.sample], "segments": [c.to_dict() for c in self.segments],
+            "membership_table": self.membership_table,
         }
 
     def __str__(self) -> str:
@@ -81,6 +102,13 @@ class SyncPlan:
                  f"-{self.removes} remove, {self.unchanged} unchanged; {self.api_calls_estimate} write call(s) "
                  f"via {self.channel}"]
         lines += [f"  {t.target}: +{t.adds} ~{t.updates} -{t.removes}" for t in self.targets]
+        for c in self.segments:
+            line = f"  segment {c.segment}: {c.entering} entering, {c.leaving} leaving"
+            if c.entering_sample:
+                line += f"; entering e.g. {', '.join(c.entering_sample)}"
+            if c.leaving_sample:
+                line += f"; leaving e.g. {', '.join(c.leaving_sample)}"
+            lines.append(line)
         verdict = "ok" if self.guardrail.ok else f"BLOCKED (--force, or approve this plan: {self.fingerprint})"
         lines.append(f"  guardrails: {verdict}")
         lines += [f"    {r}" for r in self.guardrail.reasons]
@@ -91,8 +119,14 @@ class SyncPlan:
 
 def plan_sync(con: duckdb.DuckDBPyConnection, config: ProjectConfig, segments: Any, *,
               env: Mapping[str, str] | None = None, run_id: str,
-              destinations: Sequence[str] | None = None) -> dict[str, SyncPlan]:
-    """One SyncPlan per enabled destination (or the named ones), each stored in `sync_plan` for apply_sync."""
+              destinations: Sequence[str] | None = None,
+              membership_table: str = MEMBERSHIP_TABLE) -> dict[str, SyncPlan]:
+    """One SyncPlan per enabled destination (or the named ones), each stored in `sync_plan` for apply_sync.
+
+    `membership_table` is the membership to sync (shaped like `segment_membership`): `segsync run` uses the
+    evaluated `segment_membership`; `segsync plan` passes a temporary table evaluated from the current segment
+    files, so the plan reflects edits that have not been run yet.
+    """
     from destinations import create_destination
 
     env = os.environ if env is None else env
@@ -103,7 +137,7 @@ def plan_sync(con: duckdb.DuckDBPyConnection, config: ProjectConfig, segments: A
         raise InputError([Problem("segsync.yaml", "destination not configured", path="destinations",
                                   value=n, expected=" / ".join(sorted(config.destinations))) for n in unknown])
     if names:
-        require_tables(con, ["segment_membership"])
+        require_tables(con, [membership_table])
     ensure_sync_tables(con)
     plans = {}
     for name in names:
@@ -111,7 +145,8 @@ def plan_sync(con: duckdb.DuckDBPyConnection, config: ProjectConfig, segments: A
         target = create_destination(name, settings, env)
         try:
             plans[name] = plan_destination(con, target, segments, settings=settings, run_id=run_id,
-                                           limits=effective_limits(config.guardrails, settings.get("guardrails")))
+                                           limits=effective_limits(config.guardrails, settings.get("guardrails")),
+                                           membership_table=membership_table)
         finally:
             target.close()
     return plans
@@ -126,13 +161,17 @@ def require_tables(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> Non
                           for t in missing])
 
 
-def create_members_view(con: duckdb.DuckDBPyConnection, segment_names: Sequence[str]) -> None:
-    """Temp table `sync_members(segment, account_id)`: current non-holdout members of the routed segments."""
+def create_members_view(con: duckdb.DuckDBPyConnection, segment_names: Sequence[str],
+                        membership_table: str = MEMBERSHIP_TABLE) -> None:
+    """Temp table `sync_members(segment, account_id)`: non-holdout members of the routed segments, read from
+    `membership_table` (segment_membership, or a temporary evaluation of the current segment files)."""
+    if not membership_table or not membership_table.replace("_", "").isalnum():
+        raise ValueError(f"membership table {membership_table!r} must contain only letters, digits and _")
     con.register("_sync_routed", pa.table({"segment": pa.array(list(segment_names), pa.string())}))
     try:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {MEMBERS_VIEW} AS
-            SELECT DISTINCT m.segment, m.account_id FROM segment_membership m
+            SELECT DISTINCT m.segment, m.account_id FROM "{membership_table}" m
             WHERE NOT coalesce(m.is_holdout, false) AND m.segment IN (SELECT segment FROM _sync_routed)
         """)
     finally:
@@ -215,11 +254,47 @@ def estimate_calls(target, group_counts: Sequence[tuple[str, str, int]], total: 
     return calls, channel
 
 
+def segment_counts(con: duckdb.DuckDBPyConnection, destination: str, segment_names: Sequence[str],
+                   sample: int = SEGMENT_SAMPLE_SIZE) -> tuple[SegmentCounts, ...]:
+    """Per routed segment: accounts desired in it here but not confirmed in it (entering), and accounts confirmed
+    in it (rows the destination acknowledged, status synced) but no longer desired in it (leaving)."""
+    rows = con.execute("""
+        WITH desired AS (
+            SELECT DISTINCT segment, account_id FROM (
+                SELECT unnest(segments) AS segment, account_id FROM sync_desired)
+            WHERE account_id IS NOT NULL
+        ), confirmed AS (
+            SELECT DISTINCT segment, account_id FROM (
+                SELECT unnest(segments) AS segment, account_id FROM sync_state
+                WHERE destination = $destination AND payload_hash IS NOT NULL AND status = 'synced')
+            WHERE account_id IS NOT NULL
+        ), moves AS (
+            SELECT segment, account_id, 'entering' AS direction FROM (
+                SELECT segment, account_id FROM desired EXCEPT SELECT segment, account_id FROM confirmed)
+            UNION ALL
+            SELECT segment, account_id, 'leaving' FROM (
+                SELECT segment, account_id FROM confirmed EXCEPT SELECT segment, account_id FROM desired)
+        )
+        SELECT r.segment,
+               count(m.account_id) FILTER (WHERE m.direction = 'entering'),
+               count(m.account_id) FILTER (WHERE m.direction = 'leaving'),
+               list_slice(coalesce(list(m.account_id ORDER BY m.account_id)
+                                   FILTER (WHERE m.direction = 'entering'), []), 1, $sample),
+               list_slice(coalesce(list(m.account_id ORDER BY m.account_id)
+                                   FILTER (WHERE m.direction = 'leaving'), []), 1, $sample)
+        FROM (SELECT unnest($segments::VARCHAR[]) AS segment UNION SELECT DISTINCT segment FROM moves) r
+        LEFT JOIN moves m ON m.segment = r.segment
+        GROUP BY r.segment ORDER BY r.segment
+    """, {"destination": destination, "segments": list(segment_names), "sample": sample}).fetchall()
+    return tuple(SegmentCounts(seg, int(entering), int(leaving), tuple(ins), tuple(outs))
+                 for seg, entering, leaving, ins, outs in rows)
+
+
 def plan_destination(con: duckdb.DuckDBPyConnection, target, segments: Any, *, settings: Mapping[str, Any],
-                     run_id: str, limits) -> SyncPlan:
+                     run_id: str, limits, membership_table: str = MEMBERSHIP_TABLE) -> SyncPlan:
     """Build, diff, check and count one destination's plan."""
     routed = routed_segments(segments, target.name)
-    create_members_view(con, [r.name for r in routed])
+    create_members_view(con, [r.name for r in routed], membership_table)
     warnings = build_desired(con, target, segments)
     problems = tuple(redact(p) for p in ownership_problems(con, target.name, target.ownership(segments)))
     settle_unchanged(con, target.name, "sync_desired")
@@ -243,6 +318,7 @@ def plan_destination(con: duckdb.DuckDBPyConnection, target, segments: Any, *, s
         FROM sync_plan WHERE destination = ? AND run_id = ?
     """, [target.name, run_id]).fetchone()[0][:16]
     verdict = evaluate_guardrails(con, target.name, limits, total_changes=total)
+    per_segment = segment_counts(con, target.name, [r.name for r in routed])
     sample = tuple({"target": t, "record_key": k, "op": op, "new": json.loads(n) if n else None}
                    for t, k, op, n in con.execute("""
         SELECT target, record_key, op, new_payload::VARCHAR FROM sync_plan WHERE destination = ? AND run_id = ?
@@ -253,4 +329,4 @@ def plan_destination(con: duckdb.DuckDBPyConnection, target, segments: Any, *, s
         api_calls_estimate=calls, fingerprint=fingerprint,
         targets=tuple(TargetCounts(n, c["add"], c["update"], c["remove"]) for n, c in sorted(by_target.items())),
         guardrail=verdict, ownership_problems=problems, warnings=tuple(warnings), sample=sample,
-        settings=dict(settings))
+        segments=per_segment, membership_table=membership_table, settings=dict(settings))

@@ -36,16 +36,20 @@ def test_plan_json_prints_one_object_and_sends_nothing(project, fake):
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     plan = out["destinations"]["fake"]
-    assert (plan["adds"], plan["removes"], plan["api_calls_estimate"], plan["channel"]) == (3, 0, 2, "batch")
+    # the current segment file is evaluated (A1, A3), not the stale segment_membership (A1, A3, A9)
+    assert (plan["adds"], plan["removes"], plan["api_calls_estimate"], plan["channel"]) == (2, 0, 1, "batch")
     assert plan["guardrail"] == {"ok": True, "reasons": [], "scopes": []}
+    assert plan["segments"] == [{"segment": "small", "entering": 2, "leaving": 0,
+                                 "entering_sample": ["A1", "A3"], "leaving_sample": []}]
     assert fake.calls == []
 
 
 def test_plan_tables_name_every_destination(project):
     result = CliRunner().invoke(app, ["plan"])
     assert result.exit_code == 0, result.output
-    assert "fake (fake, membership): +3 add, ~0 update, -0 remove, 0 unchanged; 2 write call(s) via batch" \
+    assert "fake (fake, membership): +2 add, ~0 update, -0 remove, 0 unchanged; 1 write call(s) via batch" \
         in result.output
+    assert "  segment small: 2 entering, 0 leaving; entering e.g. A1, A3" in result.output
 
 
 def test_plan_base_revision_reads_segments_from_git(project):
@@ -62,7 +66,9 @@ def test_plan_base_revision_reads_segments_from_git(project):
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["destinations"]["fake"]["adds"] == 0  # no longer routed to fake
-    assert out["base"]["destinations"]["fake"]["adds"] == 3
+    assert out["base"] == {"revision": "HEAD", "segments": [  # same condition: nobody moves
+        {"segment": "small", "status": "unchanged", "base_members": 2, "members": 2, "entering": 0, "leaving": 0,
+         "entering_sample": [], "leaving_sample": []}]}
 
 
 def test_failures_table_lists_unconfirmed_records(project, fake):

@@ -130,7 +130,9 @@ def test_resume_after_a_partial_batch_sends_only_the_records_left_unconfirmed(ca
     assert [(f[3], f[4]) for f in failures(con)] == [(stuck, "retry")]
     case.clear_log(sandbox)
     plan2, report2 = sync(con, case, sandbox.env(), "r2", SEGS)
-    assert (plan2.total, report2.synced, report2.write_calls) == (1, 1, 1)
+    # Mailchimp subscribes the missing address, then tags it: two write requests, both counted in the report
+    calls = 2 if case.name == "mailchimp" else 1
+    assert (plan2.total, report2.synced, report2.write_calls, case.write_calls(sandbox)) == (1, 1, calls, calls)
     assert case.observed(sandbox, SEGMENT_NAMES) == expected(members)
 
 

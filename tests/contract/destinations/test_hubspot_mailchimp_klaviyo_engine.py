@@ -104,7 +104,7 @@ def test_mailchimp_tags_follow_membership_without_touching_statuses(mailchimp_sa
                     "Upsell": {"ann@acme.example.com", "bob@acme.example.com"}}
     assert [audience.members[subscriber_hash(e)].status for e in
             ("ann@acme.example.com", "bob@acme.example.com", "new@beta.example.com")] == \
-        ["subscribed", "unsubscribed", "subscribed"]
+        ["subscribed", "unsubscribed", "transactional"]  # new addresses: the consent-safe default
     mailchimp_sandbox["mailchimp"].log.clear()
     plans, reports = sync(con, settings, mailchimp_sandbox.env(), "r2")
     assert (plans["mailchimp"].total, reports["mailchimp"].write_calls) == (0, 0)

@@ -84,6 +84,25 @@ def _need_accounts(con) -> None:
         raise typer.Exit(1)
 
 
+def _with_named_segment(config: str | None, segment: str, fn):
+    """Open the warehouse read-only, load the segments, check `segment` exists, return fn(con, segments)."""
+    project, default_dir, warehouse = _project(config)
+    con = _open_warehouse(warehouse, read_only=True, required=True)
+    try:
+        _need_accounts(con)
+        segments = _load(project, default_dir, con)
+        if segment not in segments:
+            Console(stderr=True).print(f"[red]unknown segment {segment!r}; known: {', '.join(segments.names)}[/red]")
+            raise typer.Exit(1)
+        return fn(con, segments)
+    except InputError as exc:
+        _report_problems(exc)
+        raise typer.Exit(1)
+    finally:
+        if con is not None:
+            con.close()
+
+
 def validate(
     directory: Path = typer.Option(None, "--dir", help="Segment folder (default: segments_dir of segsync.yaml)."),
     as_json: bool = typer.Option(False, "--json", help="Print problems and segments as one JSON object."),
@@ -151,21 +170,8 @@ def preview_cmd(
     """Size, split sizes, a sample of members and the change since the last run (writes nothing)."""
     from segsync.segments import preview
 
-    project, default_dir, warehouse = _project(config)
-    con = _open_warehouse(warehouse, read_only=True, required=True)
-    try:
-        _need_accounts(con)
-        segments = _load(project, default_dir, con)
-        if segment not in segments:
-            Console(stderr=True).print(f"[red]unknown segment {segment!r}; known: {', '.join(segments.names)}[/red]")
-            raise typer.Exit(1)
-        result = preview(con, segments, segment, as_of=_as_of(as_of), sample=sample)
-    except InputError as exc:
-        _report_problems(exc)
-        raise typer.Exit(1)
-    finally:
-        if con is not None:
-            con.close()
+    result = _with_named_segment(config, segment, lambda con, segments: preview(
+        con, segments, segment, as_of=_as_of(as_of), sample=sample))
     console = Console(highlight=False)
     console.print(f"[bold]{segment}[/bold]: {result.size} member(s)"
                   + (f" — splits: {', '.join(f'{k} {v}' for k, v in result.by_split.items())}" if result.by_split else ""))
@@ -195,21 +201,8 @@ def explain_cmd(
     """Why an account is (or is not) in a segment: each condition with the account's value and true/false."""
     from segsync.segments import explain, render_explain
 
-    project, default_dir, warehouse = _project(config)
-    con = _open_warehouse(warehouse, read_only=True, required=True)
-    try:
-        _need_accounts(con)
-        segments = _load(project, default_dir, con)
-        if segment not in segments:
-            Console(stderr=True).print(f"[red]unknown segment {segment!r}; known: {', '.join(segments.names)}[/red]")
-            raise typer.Exit(1)
-        result = explain(con, segments, segment, account, as_of=_as_of(as_of))
-    except InputError as exc:
-        _report_problems(exc)
-        raise typer.Exit(1)
-    finally:
-        if con is not None:
-            con.close()
+    result = _with_named_segment(config, segment, lambda con, segments: explain(
+        con, segments, segment, account, as_of=_as_of(as_of)))
     typer.echo(render_explain(result))
     if not result.found:
         raise typer.Exit(1)

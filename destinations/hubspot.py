@@ -37,6 +37,7 @@ from segsync.retry import RetryPolicy, call_with_retry, limiter_for
 from segsync.sync.protocol import BatchRejected, Change, Op, Result
 from segsync.sync.targets import Ownership, TargetBase, routed_segments
 
+MEMBERSHIP_PAGE_MAX = 250  # documented maximum `limit` of GET /crm/v3/lists/{id}/memberships
 COMPANIES = "companies"  # the target name of company property rows
 CONTACTS = "contacts"  # the target name of contact property rows
 # object type -> (segsync.yaml key of its owned properties, the id column that keys its records)
@@ -289,6 +290,43 @@ class HubSpotDestination(TargetBase):
                              "writes MANUAL lists it creates (rename the list or change list_name)")
         self.list_ids[name] = str(listing["listId"])
         return self.list_ids[name]
+
+    def find_list_id(self, name: str) -> str | None:
+        """The id of the company list `name`, or None when there is none; read calls only (never created)."""
+        if name in self.list_ids:
+            return self.list_ids[name]
+        try:
+            found = self._call_with_retry(lambda: self.api("lists").get_by_name(
+                name, COMPANY_OBJECT_TYPE_ID, _preload_content=False, _request_timeout=self.timeout))
+        except RemoteError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        listing = found.get("list") or found
+        return str(listing["listId"])
+
+    def observable_targets(self, targets: Sequence[str]) -> list[str]:
+        """Targets observe() reads: the owned lists (owned property values are not compared yet)."""
+        return [t for t in targets if t not in self.properties]
+
+    def observe(self, targets: Sequence[str], keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """(list, company id) of every member each owned list holds now: memberships paged 250 per read call."""
+        api = self.api("memberships")
+        held: set[tuple[str, str]] = set()
+        for name in self.observable_targets(targets):
+            list_id = self.find_list_id(name)
+            if list_id is None:
+                continue
+            after = None
+            while True:
+                page = self._call_with_retry(lambda a=after: api.get_page(
+                    list_id, after=a, limit=MEMBERSHIP_PAGE_MAX, _preload_content=False,
+                    _request_timeout=self.timeout))
+                held.update((name, str(r["recordId"])) for r in page.get("results") or [])
+                after = ((page.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+        return held
 
     def _load_definitions(self, obj: str) -> None:
         """Read each owned property's definition once (type, fieldType, enumeration options)."""

@@ -255,6 +255,38 @@ class KlaviyoDestination(TargetBase):
                     self.profile_ids[email] = str(item["id"])
         return {e: self.profile_ids[e] for e in emails if e in self.profile_ids}
 
+    def observe(self, targets: Sequence[str], keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """(list, lowercased email) of every profile each owned list holds now, read calls only: the lists'
+        profile ids (100 per page), the confirmed emails' profile ids (100 per read) and, for ids still unknown,
+        their emails (100 per read)."""
+        member_ids: dict[str, list[str]] = {}
+        for name in targets:
+            list_id = self.find_list(name)
+            if list_id is None:
+                continue
+            ids, cursor = [], None
+            while True:
+                page = self._read(lambda c=cursor: self.client.Lists.get_profile_ids_for_list(
+                    list_id, page_size=PROFILE_PAGE_MAX, page_cursor=c, **self.call_options))
+                ids += [str(item["id"]) for item in page.get("data") or []]
+                cursor = (page.get("links") or {}).get("next")
+                if not cursor:
+                    break
+            member_ids[name] = ids
+        self.resolve_profiles(sorted({key for target, key in keys if target in member_ids}))
+        email_of = {pid: email for email, pid in self.profile_ids.items()}
+        unknown = sorted({pid for ids in member_ids.values() for pid in ids if pid not in email_of})
+        for part in chunks(unknown, PROFILE_PAGE_MAX):
+            page = self._read(lambda p=part: self.client.Profiles.get_profiles(
+                filter=any_filter("id", p), page_size=PROFILE_PAGE_MAX, fields_profile=["email"],
+                **self.call_options))
+            for item in page.get("data") or []:
+                email = str((item.get("attributes") or {}).get("email") or "").strip().lower()
+                if email:
+                    email_of[str(item["id"])] = email
+                    self.profile_ids.setdefault(email, str(item["id"]))
+        return {(name, email_of[pid]) for name, ids in member_ids.items() for pid in ids if pid in email_of}
+
     # -- calls ------------------------------------------------------------------------------------------
     def _read(self, fn) -> dict:
         return self._with_retry(fn, self.read_limiter)

@@ -215,6 +215,15 @@ class MailchimpDestination(TargetBase):
 
     def segment_id(self, tag: str) -> int:
         """The static segment (tag) named `tag`: found by name, created (empty) only when absent."""
+        if self.find_segment_id(tag) is None:
+            list_id = self.audience_id()
+            created = self._request_with_retry(lambda: self.client.lists.create_segment(
+                list_id, {"name": tag, "static_segment": []}))
+            self.segment_ids[tag] = int(created["id"])
+        return self.segment_ids[tag]
+
+    def find_segment_id(self, tag: str) -> int | None:
+        """The static segment (tag) named `tag`, or None; read calls only."""
         if tag not in self.segment_ids:
             list_id = self.audience_id()
             offset = 0
@@ -227,11 +236,28 @@ class MailchimpDestination(TargetBase):
                 offset += len(segments)
                 if not segments or offset >= int(page.get("total_items") or 0):
                     break
-            if tag not in self.segment_ids:
-                created = self._request_with_retry(lambda: self.client.lists.create_segment(
-                    list_id, {"name": tag, "static_segment": []}))
-                self.segment_ids[tag] = int(created["id"])
-        return self.segment_ids[tag]
+        return self.segment_ids.get(tag)
+
+    def observe(self, targets: Sequence[str], keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """(tag, lowercased email) of every member each owned tag holds now, any status (read calls only:
+        the tags are found by name, never created; one page of up to 1,000 members per call)."""
+        list_id = self.audience_id()
+        held: set[tuple[str, str]] = set()
+        for tag in targets:
+            segment_id = self.find_segment_id(tag)
+            if segment_id is None:
+                continue
+            offset = 0
+            while True:
+                page = self._request_with_retry(lambda o=offset: self.client.lists.get_segment_members_list(
+                    list_id, str(segment_id), count=PAGE_MAX, offset=o, include_cleaned=True,
+                    include_transactional=True, include_unsubscribed=True, fields=MEMBER_FIELDS))
+                members = page.get("members") or []
+                held.update((tag, str(m["email_address"]).strip().lower()) for m in members)
+                offset += len(members)
+                if not members or offset >= int(page.get("total_items") or 0):
+                    break
+        return held
 
     def _request_with_retry(self, fn) -> dict:
         return call_with_retry(lambda: self._request(fn), policy=self.policy, limiter=self.limiter)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Hashable, Mapping, Sequence
@@ -41,6 +42,7 @@ DEFAULT_RATE = (25, 1.0)  # calls per second per credential (Salesforce limits c
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _SF_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+OBSERVE_CHUNK = 500  # ids per observing query: keeps the SOQL (sent in the URL) under 16,384 characters
 
 
 class SalesforceDestination(TargetBase):
@@ -73,6 +75,7 @@ class SalesforceDestination(TargetBase):
         self.last_headers: Mapping[str, str] = {}
         self.write_requests = 0  # write HTTP requests made, counted in the response hook
         self.describe: dict[str, dict] | None = None
+        self.last_layout: FieldLayout | None = None  # the owned fields of the last ownership()/desired() call
         self._sf = None
 
     @classmethod
@@ -120,7 +123,8 @@ class SalesforceDestination(TargetBase):
 
     # -- planning ---------------------------------------------------------------------------------------------
     def layout(self, segments: Any) -> FieldLayout:
-        return field_layout(self.settings, segments, self.name)
+        self.last_layout = field_layout(self.settings, segments, self.name)
+        return self.last_layout
 
     def ownership(self, segments: Any) -> Ownership:
         layout = self.layout(segments)
@@ -163,6 +167,31 @@ class SalesforceDestination(TargetBase):
 
     def calls_per_batch(self, key: Hashable) -> int:
         return 3 if key[0] == "bulk-2.0" else 1  # bulk: create job, upload CSV, close job
+
+    # -- observing ----------------------------------------------------------------------------------------------
+    def observe(self, targets: Sequence[str], keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """(object, Id) -> hash of the owned fields each confirmed record holds now, hashed as the planner hashes
+        desired payloads (md5 of the JSON object, keys sorted, compact); records not found are absent.
+
+        Read calls only: `SELECT Id, <owned fields> FROM <object> WHERE Id IN (...)`, OBSERVE_CHUNK ids per query.
+        The owned fields are those of the last ownership()/desired() call."""
+        if self.last_layout is None:
+            raise ValueError("salesforce: call ownership(segments) before observe()")
+        fields = sorted(self.last_layout.owned)
+        ids = sorted({key for target, key in keys if target == self.object and _SF_ID.match(key)})
+        if not fields or self.object not in targets:
+            return {}
+        observed: dict[tuple[str, str], str] = {}
+        by_prefix = {i[:15]: i for i in ids}
+        for start in range(0, len(ids), OBSERVE_CHUNK):
+            quoted = ", ".join(f"'{i}'" for i in ids[start:start + OBSERVE_CHUNK])
+            soql = f"SELECT Id, {', '.join(fields)} FROM {self.object} WHERE Id IN ({quoted})"
+            found = self._call(lambda q=soql: self.sf.query_all(q))
+            for record in found.get("records", []):
+                key = by_prefix.get(str(record["Id"])[:15], str(record["Id"]))
+                payload = {name: record.get(name) for name in fields}
+                observed[(self.object, key)] = payload_hash(payload)
+        return observed
 
     # -- sending ----------------------------------------------------------------------------------------------
     def prepare(self, targets: Sequence[str]) -> None:
@@ -266,6 +295,13 @@ class SalesforceDestination(TargetBase):
         soql = f"SELECT Id, MasterRecordId FROM {self.object} WHERE Id IN ({quoted})"
         found = self._call(lambda: self.sf.query_all(soql, include_deleted=True))
         return {r["Id"]: r["MasterRecordId"] for r in found.get("records", []) if r.get("MasterRecordId")}
+
+
+def payload_hash(payload: Mapping[str, Any]) -> str:
+    """md5 of the payload as DuckDB writes the planner's JSON (keys sorted, no spaces), so equal values compare
+    equal to the hashes in sync_state."""
+    text = json.dumps(dict(sorted(payload.items())), separators=(",", ":"), ensure_ascii=False)
+    return hashlib.md5(text.encode()).hexdigest()
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

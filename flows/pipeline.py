@@ -15,7 +15,8 @@ from segsync.summary import make_summary, summary_markdown
 @flow(name="segsync-pipeline", log_prints=True)
 def segsync_pipeline(config_path: str | None = None, as_of: str | None = None, dry_run: bool = False,
                      force: bool = False, full: bool = False, skip_ingest: bool = False,
-                     sources: list[str] | None = None, approved: list[str] | None = None) -> dict:
+                     sources: list[str] | None = None, approved: list[str] | None = None,
+                     reconcile: bool = False) -> dict:
     """Run the whole job once; returns the run summary (also stored in sync_runs and as an artifact).
 
     Segment files are checked before anything is read or written. A dry run works on a scratch copy of
@@ -33,7 +34,7 @@ def segsync_pipeline(config_path: str | None = None, as_of: str | None = None, d
         with pipeline.scratch_warehouse(config, enabled=dry_run):
             ingested = {} if skip_ingest else ingest_flow(config_path, full, sources)
             built = build_flow(config_path, as_of, run_id)
-            synced = sync_flow(config_path, run_id, dry_run, force, approved)
+            synced = sync_flow(config_path, run_id, dry_run, force, approved, reconcile)
         summary = make_summary(run_id=run_id, as_of=as_of, dry_run=dry_run, ingested=ingested,
                                built=built, synced=synced)
         status = summary["status"]

@@ -135,18 +135,29 @@ def evaluate(config: ProjectConfig, *, as_of: datetime | None, run_id: str) -> d
 
 def sync_destination(config: ProjectConfig, destination: str, *, run_id: str, dry_run: bool = False,
                      force: bool = False, approved: tuple[str, ...] = (),
-                     env: Mapping[str, str] | None = None) -> dict:
-    """Plan one destination against its confirmed state, then apply (unless dry-run or blocked)."""
+                     env: Mapping[str, str] | None = None, reconcile: bool = False) -> dict:
+    """Plan one destination against its confirmed state, then apply (unless dry-run or blocked).
+
+    `reconcile`: first read what the destination holds now and mark drift (segsync.sync.reconcile), so the plan
+    re-sends what was lost or changed there and removes records others put in owned lists/tags."""
     from segsync.sync import apply_sync, plan_sync
 
     env = env if env is not None else os.environ
     con = connect(config)
     try:
         segments = load_segment_set(config, con)
+        drift = None
+        if reconcile:
+            from segsync.sync.reconcile import reconcile as reconcile_destinations
+
+            drift = reconcile_destinations(con, config, segments, env=env, destinations=[destination])[destination]
         plans = plan_sync(con, config, segments, env=env, run_id=run_id, destinations=[destination])
         reports = apply_sync(con, plans, env=env, force=force, dry_run=dry_run, approved=approved)
         plan = plans[destination]
-        return {"plan": plan.to_dict() if hasattr(plan, "to_dict") else _plain(plan),
-                "report": _plain(reports[destination])}
+        outcome = {"plan": plan.to_dict() if hasattr(plan, "to_dict") else _plain(plan),
+                   "report": _plain(reports[destination])}
+        if drift is not None:
+            outcome["reconcile"] = drift.to_dict()
+        return outcome
     finally:
         con.close()

@@ -18,6 +18,8 @@ def make_summary(*, run_id: str, as_of: str | None, dry_run: bool, ingested: dic
         plan = outcome.get("plan") or {}
         report.setdefault("api_calls_estimate", plan.get("api_calls_estimate"))
         report.setdefault("plan_fingerprint", plan.get("fingerprint"))
+        if outcome.get("reconcile"):  # `segsync run --reconcile`: the drift found before planning
+            report["reconcile"] = outcome["reconcile"]
         destinations[name] = report
     failures = sum(int(r.get("rejected") or 0) + int(r.get("retry") or 0) for r in destinations.values())
     blocked = [n for n, r in destinations.items() if r.get("blocked_reason")]

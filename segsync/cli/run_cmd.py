@@ -59,6 +59,10 @@ def run(
                                       help="Let exactly this plan (fingerprint from `segsync plan`) past its guardrail."),
     full: bool = typer.Option(False, "--full", help="Full re-extract of every source instead of incremental."),
     skip_ingest: bool = typer.Option(False, "--skip-ingest", help="Reuse the raw tables already in the warehouse."),
+    reconcile: bool = typer.Option(False, "--reconcile",
+                                   help="Before planning, read each destination's current state (read calls only): "
+                                        "re-send what was lost or changed there, remove what others added to "
+                                        "owned lists/tags (not in mirror mode)."),
     config: str = typer.Option(None, "--config", help="Project file (default: segsync.yaml here or above)."),
     verbose: bool = typer.Option(False, "--verbose", help="Show Prefect's run logs and tracebacks in the terminal."),
 ) -> None:
@@ -83,7 +87,7 @@ def run(
 
     try:
         summary = segsync_pipeline(config_path=config, as_of=as_of, dry_run=dry_run, force=force, full=full,
-                                   skip_ingest=skip_ingest, approved=list(approve or []))
+                                   skip_ingest=skip_ingest, approved=list(approve or []), reconcile=reconcile)
     except InputError as exc:
         lines = [str(p) for p in exc.problems]
         fail(2, "Input problems (nothing was read or sent):\n  " + "\n  ".join(lines),

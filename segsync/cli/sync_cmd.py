@@ -1,5 +1,5 @@
-"""`segsync plan [--base REV] [--json]` (current segment files, evaluated into a temporary table) and the failures
-table behind `segsync status --failures`."""
+"""`segsync plan [--base REV] [--json]` (current segment files, evaluated into a temporary table), `segsync reconcile`
+(drift between destinations and confirmed state) and the failures table behind `segsync status --failures`."""
 from __future__ import annotations
 
 import json
@@ -145,6 +145,56 @@ def plan(
         console.print(str(item), highlight=False, markup=False, soft_wrap=True)
 
 
+def reconcile_table(reports: dict) -> Table:
+    table = Table(title="Drift: what each destination holds vs what segsync confirmed")
+    for column in ("destination", "checked", "missing", "changed", "foreign", "to remove", "e.g."):
+        table.add_column(column, overflow="fold")
+    for name, report in reports.items():
+        sample = report.missing_sample + report.changed_sample + report.foreign_sample
+        table.add_row(name, str(report.checked), str(report.missing), str(report.changed), str(report.foreign),
+                      str(report.foreign_removing), ", ".join(f"{t}/{k}" for t, k in sample[:5]))
+    return table
+
+
+def reconcile(
+    destination: list[str] = typer.Option(None, "--destination", "-d", help="Only these destinations."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+) -> None:
+    """Compare what each destination holds now with what segsync confirmed (read calls only, nothing is sent):
+    report missing, changed and foreign records and mark them so the next `segsync run` repairs them."""
+    from segsync import pipeline
+    from segsync.cli.run_cmd import describe_failure
+    from segsync.config import load_config
+    from segsync.sync.reconcile import reconcile as reconcile_destinations
+
+    console = Console(stderr=as_json)
+    try:
+        config = load_config()
+        con = pipeline.connect(config)
+        try:
+            segments = pipeline.load_segment_set(config, con)
+            reports = reconcile_destinations(con, config, segments, destinations=destination or None)
+        finally:
+            con.close()
+    except InputError as exc:
+        for problem in exc.problems:
+            console.print(f"[red]error[/red] {problem}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+    except Exception as exc:  # noqa: BLE001 - a vendor or warehouse failure becomes one actionable message
+        message, fields = describe_failure(exc)
+        if as_json:
+            sys.stdout.write(json.dumps({"status": "failed", **fields}) + "\n")
+        console.print(message, markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        sys.stdout.write(json.dumps({"destinations": {n: r.to_dict() for n, r in reports.items()}}) + "\n")
+        return
+    console.print(reconcile_table(reports))
+    for report in reports.values():
+        console.print(str(report), highlight=False, markup=False, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `segsync plan` to the main app."""
+    """Add `segsync plan` and `segsync reconcile` to the main app."""
     app.command()(plan)
+    app.command()(reconcile)

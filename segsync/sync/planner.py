@@ -234,7 +234,8 @@ def diff_into_plan(con: duckdb.DuckDBPyConnection, destination: str, run_id: str
             INSERT INTO sync_plan
             SELECT ?, ?, s.target, s.record_key, s.account_id, 'remove', NULL, {OLD_PAYLOAD}, NULL, s.segments
             FROM sync_state s
-            WHERE s.destination = ? AND (s.payload_hash IS NOT NULL OR s.status IN ('pending', 'retry'))
+            WHERE s.destination = ?
+              AND (s.payload_hash IS NOT NULL OR s.status IN ('pending', 'retry', 'drifted', 'foreign'))
               AND NOT EXISTS (SELECT 1 FROM sync_desired d WHERE d.target = s.target AND d.record_key = s.record_key)
         """, [run_id, destination, destination])
         con.execute("COMMIT")

@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS sync_state (
     payload_hash VARCHAR,          -- last confirmed payload's hash (NULL: never confirmed)
     payload JSON,                  -- last confirmed payload
     segments VARCHAR[],            -- confirmed segments this row stands for
-    status VARCHAR NOT NULL,       -- synced / pending / retry / rejected
+    status VARCHAR NOT NULL,       -- synced / pending / retry / rejected (+ drifted / foreign: see reconcile.py)
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error VARCHAR,
     last_code VARCHAR,
@@ -113,7 +113,8 @@ def record_results(con: duckdb.DuckDBPyConnection, destination: str, run_id: str
     """After one call: confirm `synced` rows (new hash/payload from the plan), keep failures visible.
 
     `results` has RESULT_SCHEMA columns; each row is the destination's own verdict on one record.
-    Confirmed removes delete the state row; `skipped` counts as confirmed.
+    Confirmed removes delete the state row; `skipped` counts as confirmed and keeps its code (e.g. FORGOTTEN:
+    the destination deliberately does not hold the record, so drift reconciliation does not look for it).
     """
     now = now_utc()
     con.register("_sync_results", results)
@@ -121,7 +122,8 @@ def record_results(con: duckdb.DuckDBPyConnection, destination: str, run_id: str
         con.execute("BEGIN")
         con.execute("""
             UPDATE sync_state s SET payload_hash = p.new_hash, payload = p.new_payload, segments = p.segments,
-                   status = 'synced', last_error = NULL, last_code = NULL, acked_at = ?, pending_op = NULL,
+                   status = 'synced', last_error = CASE WHEN r.outcome = 'skipped' THEN r.error END,
+                   last_code = CASE WHEN r.outcome = 'skipped' THEN r.code END, acked_at = ?, pending_op = NULL,
                    pending_hash = NULL, pending_payload = NULL, updated_at = ?
             FROM _sync_results r JOIN sync_plan p ON p.target = r.target AND p.record_key = r.record_key
             WHERE p.destination = ? AND p.run_id = ? AND r.outcome IN ('synced', 'skipped') AND p.op <> 'remove'

@@ -95,6 +95,21 @@ class SyncTarget(Destination, Protocol):
         """Release sessions."""
 
 
+@runtime_checkable
+class ObservingTarget(Protocol):
+    """Optional SyncTarget capability used by drift reconciliation (`segsync.sync.reconcile`)."""
+
+    def observe(self, targets: Sequence[str],
+                keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]] | dict[tuple[str, str], str]:
+        """What the destination holds now for segsync's owned `targets`, using read calls only, in the fewest calls.
+
+        List/tag destinations return every `(target, record_key)` member of each owned list/tag (members segsync
+        never confirmed included); field destinations return `(target, record_key) -> payload hash` for the
+        confirmed `keys` they still find, hashed exactly as the planner hashes desired payloads (md5 of the
+        compact JSON text) so equal values compare equal. Never creates anything (a missing list holds nothing).
+        """
+
+
 class TargetBase:
     """Defaults for the optional parts of SyncTarget; destinations subclass it and override what differs."""
 

@@ -196,6 +196,25 @@ def test_second_run_without_changes_writes_nothing(demo, first_run):
     assert summary["segments"] == first_run["segments"]
 
 
+def test_reconciled_run_without_drift_writes_nothing_and_reports_no_drift(demo, first_run):
+    """`segsync run --reconcile` right after a sync: every destination holds what segsync confirmed (the
+    observed Salesforce fields hash equal to the confirmed payloads), so nothing is marked and nothing sent."""
+    from flows.pipeline import segsync_pipeline
+
+    sandbox, _ = demo
+    for vendor in sandbox.running:
+        sandbox[vendor].log.clear()
+    summary = segsync_pipeline(config_path=str(ROOT / "segsync.yaml"), reconcile=True)
+    drift = {name: report["reconcile"] for name, report in summary["destinations"].items()}
+    assert set(drift) == {"salesforce", "hubspot", "mailchimp"}  # the enabled ones
+    assert all(d["checked"] > 0 for d in drift.values()), drift
+    assert {(n, d["missing"], d["changed"], d["foreign"]) for n, d in drift.items()} == \
+        {(n, 0, 0, 0) for n in drift}
+    assert all(r["write_calls"] == 0 for r in summary["destinations"].values()), summary["destinations"]
+    for vendor in ("salesforce", "hubspot", "mailchimp", "klaviyo"):
+        assert write_calls(sandbox[vendor]) == [], vendor
+
+
 def test_dry_run_sends_nothing_and_changes_no_stored_state(demo, first_run):
     """A dry run far in the future plans big changes but leaves membership, history and sync state alone."""
     from flows.pipeline import segsync_pipeline

@@ -117,6 +117,21 @@ class SyncPlan:
         return "\n".join(lines)
 
 
+def chosen_destinations(con: duckdb.DuckDBPyConnection, config: ProjectConfig,
+                        destinations: Sequence[str] | None, membership_table: str) -> list[str]:
+    """The named destinations (default: every enabled one), checked against segsync.yaml; sync tables ready."""
+    names = list(destinations) if destinations is not None else [
+        n for n, s in config.destinations.items() if s.get("enabled", True)]
+    unknown = [n for n in names if n not in config.destinations]
+    if unknown:
+        raise InputError([Problem("segsync.yaml", "destination not configured", path="destinations",
+                                  value=n, expected=" / ".join(sorted(config.destinations))) for n in unknown])
+    if names:
+        require_tables(con, [membership_table])
+    ensure_sync_tables(con)
+    return names
+
+
 def plan_sync(con: duckdb.DuckDBPyConnection, config: ProjectConfig, segments: Any, *,
               env: Mapping[str, str] | None = None, run_id: str,
               destinations: Sequence[str] | None = None,
@@ -130,15 +145,7 @@ def plan_sync(con: duckdb.DuckDBPyConnection, config: ProjectConfig, segments: A
     from destinations import create_destination
 
     env = os.environ if env is None else env
-    names = list(destinations) if destinations is not None else [
-        n for n, s in config.destinations.items() if s.get("enabled", True)]
-    unknown = [n for n in names if n not in config.destinations]
-    if unknown:
-        raise InputError([Problem("segsync.yaml", "destination not configured", path="destinations",
-                                  value=n, expected=" / ".join(sorted(config.destinations))) for n in unknown])
-    if names:
-        require_tables(con, [membership_table])
-    ensure_sync_tables(con)
+    names = chosen_destinations(con, config, destinations, membership_table)
     plans = {}
     for name in names:
         settings = dict(config.destinations[name])

@@ -22,9 +22,8 @@ import duckdb
 import pyarrow as pa
 
 from segsync.config import ProjectConfig
-from segsync.errors import InputError, Problem
-from segsync.sync.planner import MEMBERSHIP_TABLE, build_desired, create_members_view, require_tables
-from segsync.sync.state import ensure_sync_tables, now_utc
+from segsync.sync.planner import MEMBERSHIP_TABLE, build_desired, chosen_destinations, create_members_view
+from segsync.sync.state import now_utc
 from segsync.sync.targets import routed_segments
 
 SAMPLE_SIZE = 10
@@ -82,15 +81,7 @@ def reconcile(con: duckdb.DuckDBPyConnection, config: ProjectConfig, segments: A
     from destinations import create_destination
 
     env = os.environ if env is None else env
-    names = list(destinations) if destinations is not None else [
-        n for n, s in config.destinations.items() if s.get("enabled", True)]
-    unknown = [n for n in names if n not in config.destinations]
-    if unknown:
-        raise InputError([Problem("segsync.yaml", "destination not configured", path="destinations",
-                                  value=n, expected=" / ".join(sorted(config.destinations))) for n in unknown])
-    if names:
-        require_tables(con, [membership_table])
-    ensure_sync_tables(con)
+    names = chosen_destinations(con, config, destinations, membership_table)
     reports = {}
     for name in names:
         target = create_destination(name, dict(config.destinations[name]), env)
